@@ -1,0 +1,1 @@
+"""Deep patch-wise colorization of grayscale images, built on the vcnn engine."""

@@ -1,0 +1,27 @@
+"""Numba kernels: plain loops over arrays and integers, nothing else.
+
+Every kernel here is ``@njit(cache=True)``, takes its output buffer as an
+argument and returns nothing: shape checks and allocation live in the Python
+wrappers of :mod:`vcnn` that call them. ``NUMBA_DISABLE_JIT=1`` turns every
+kernel back into the plain Python loop it is written as.
+"""
+from kernels.elementwise import (
+    bias_to_nchw,
+    nchw_to_rows,
+    relu_backward,
+    relu_forward,
+)
+from kernels.im2col import col2im, im2col
+from kernels.naive_conv import (
+    conv_backward_direct,
+    conv_forward_direct,
+    full_conv_backward_direct,
+    full_conv_forward_direct,
+)
+
+__all__ = [
+    "im2col", "col2im",
+    "relu_forward", "relu_backward", "bias_to_nchw", "nchw_to_rows",
+    "conv_forward_direct", "conv_backward_direct",
+    "full_conv_forward_direct", "full_conv_backward_direct",
+]

@@ -1,0 +1,199 @@
+"""Tests of colorize.images and colorize.atomic on tiny files made in tmp_path."""
+import struct
+import zlib
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorize.atomic import atomic_path
+from colorize.images import ImageError, is_gray, list_images, read_image, write_png
+
+rng = np.random.default_rng(0)
+
+
+def test_gray_8bit_png(tmp_path):
+    gray = rng.integers(0, 256, (5, 7), dtype=np.uint8)
+    iio.imwrite(tmp_path / "g.png", gray)
+    rgb, info = read_image(tmp_path / "g.png")
+    assert rgb.shape == (5, 7, 3) and rgb.dtype == np.float32
+    np.testing.assert_array_equal(rgb, np.repeat(gray[..., None] / np.float32(255), 3, axis=2))
+    assert info.gray and info.alpha is None and info.bit_depth == 8
+
+
+def test_gray_16bit_png_keeps_precision(tmp_path):
+    gray = rng.integers(0, 2 ** 16, (4, 6), dtype=np.uint16)
+    iio.imwrite(tmp_path / "g16.png", gray)
+    rgb, info = read_image(tmp_path / "g16.png")
+    np.testing.assert_allclose(rgb[..., 1], gray / 65535, atol=1e-7)
+    assert info.gray and info.bit_depth == 16
+
+
+def test_rgba_and_gray_alpha_png(tmp_path):
+    rgba = rng.integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    iio.imwrite(tmp_path / "c.png", rgba)
+    rgb, info = read_image(tmp_path / "c.png")
+    np.testing.assert_array_equal(rgb * 255, rgba[..., :3])
+    np.testing.assert_array_equal(info.alpha * 255, rgba[..., 3])
+    assert info.alpha.shape == (3, 4) and not info.gray
+
+    iio.imwrite(tmp_path / "la.png", rgba[..., 2:])          # gray + alpha
+    rgb, info = read_image(tmp_path / "la.png")
+    np.testing.assert_array_equal(rgb[..., 0] * 255, rgba[..., 2])
+    np.testing.assert_array_equal(info.alpha * 255, rgba[..., 3])
+    assert info.gray and rgb.shape == (3, 4, 3)
+
+
+def test_jpeg_and_tiff(tmp_path):
+    colour = np.zeros((16, 16, 3), np.uint8)
+    colour[...] = (200, 40, 90)
+    iio.imwrite(tmp_path / "c.jpg", colour)
+    rgb, info = read_image(tmp_path / "c.jpg")
+    assert rgb.shape == (16, 16, 3) and not info.gray
+    np.testing.assert_allclose(rgb * 255, colour, atol=4)    # lossy
+
+    noise = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "c.tif")
+    rgb, info = read_image(tmp_path / "c.tif")
+    np.testing.assert_array_equal(rgb * 255, noise)
+    assert info.bit_depth == 8
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    stored = np.zeros((16, 24, 3), np.uint8)
+    stored[:8, :8] = 255                                     # block at the top left
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6                                         # Orientation: rotate 90 CW
+    image.save(tmp_path / "r.jpg", exif=exif, quality=95)
+    rgb, _ = read_image(tmp_path / "r.jpg")
+    assert rgb.shape == (24, 16, 3)                          # transposed
+    assert rgb[:8, 8:].mean() > 0.9 and rgb[:8, :8].mean() < 0.1   # now top right
+
+
+def test_is_gray():
+    gray = np.full((2, 2, 3), 0.4)
+    assert is_gray(gray) and is_gray(gray[..., 0]) and is_gray(gray[..., :2])
+    gray[0, 0, 0] += 1 / 255
+    assert is_gray(gray) and not is_gray(gray, tol=0.0)
+    gray[0, 0, 2] -= 3 / 255
+    assert not is_gray(gray)
+    with pytest.raises(ValueError, match="got shape"):
+        is_gray(np.zeros((2, 2, 5)))
+
+
+def test_colour_file_with_equal_channels_counts_as_gray(tmp_path):
+    iio.imwrite(tmp_path / "g3.png", np.full((3, 3, 3), 77, np.uint8))
+    assert read_image(tmp_path / "g3.png")[1].gray
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("text.png", b"hello, not a picture", "not a recognised image file"),
+    ("trunc.png", None, "truncated"),
+])
+def test_unreadable_files_raise_image_error(tmp_path, name, content, reason):
+    if content is None:                                      # a PNG cut short
+        iio.imwrite(tmp_path / "full.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+        content = (tmp_path / "full.png").read_bytes()[:200]
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ImageError, match=f"cannot read image .*{name}: .*{reason}"):
+        read_image(tmp_path / name)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(ImageError, match="cannot read image .*nope.png: no such file"):
+        read_image(tmp_path / "nope.png")
+    with pytest.raises(ValueError, match="not a file"):      # ImageError is a ValueError
+        read_image(tmp_path)
+
+
+def test_write_png_round_trip_8_and_16_bit(tmp_path):
+    rgba = rng.random((5, 6, 4)).astype(np.float32)
+    write_png(tmp_path / "o.png", rgba)
+    rgb, info = read_image(tmp_path / "o.png")
+    np.testing.assert_allclose(rgb, rgba[..., :3], atol=0.5 / 255 + 1e-7)
+    np.testing.assert_allclose(info.alpha, rgba[..., 3], atol=0.5 / 255 + 1e-7)
+
+    gray = rng.random((5, 6))
+    write_png(tmp_path / "g.png", gray, bit_depth=16)
+    rgb, info = read_image(tmp_path / "g.png")
+    assert info.bit_depth == 16
+    np.testing.assert_allclose(rgb[..., 0], gray, atol=0.5 / 65535 + 1e-7)
+
+
+def _decode_png16_rgb(data):
+    """Minimal decoder for our own 16-bit RGB PNG: one IDAT, every row filter Up."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h, depth, colour_type = struct.unpack(">IIBB", data[16:26])
+    assert (depth, colour_type) == (16, 2)
+    length = struct.unpack(">I", data[33:37])[0]
+    assert data[37:41] == b"IDAT"
+    rows = np.frombuffer(zlib.decompress(data[41:41 + length]), np.uint8).reshape(h, -1)
+    assert (rows[:, 0] == 2).all()
+    raw = (np.cumsum(rows[:, 1:], axis=0, dtype=np.uint64) % 256).astype(np.uint8)
+    return raw.view(">u2").reshape(h, w, 3)
+
+
+def test_write_png_16_bit_rgb_and_clipping(tmp_path):
+    rgb = rng.random((4, 3, 3))
+    rgb[0, 0] = (-0.5, 1.5, 0.5)
+    write_png(tmp_path / "c16.png", rgb, bit_depth=16)
+    stored = _decode_png16_rgb((tmp_path / "c16.png").read_bytes())
+    expected = np.round(np.clip(rgb, 0, 1) * 65535)
+    np.testing.assert_array_equal(stored, expected)
+    assert tuple(stored[0, 0]) == (0, 65535, 32768)
+    # Pillow reads it too (at 8 bits per channel): a valid file.
+    np.testing.assert_allclose(read_image(tmp_path / "c16.png")[0], rgb.clip(0, 1), atol=1 / 255)
+
+
+@pytest.mark.parametrize("image, kwargs, error, message", [
+    (np.full((2, 2), np.nan), {}, ValueError, "finite"),
+    (np.zeros((2, 2, 5)), {}, ValueError, r"got shape \(2, 2, 5\)"),
+    (np.zeros((2, 2)), {"bit_depth": 12}, ValueError, "8 or 16, got 12"),
+    (np.zeros((2, 2), np.uint8), {}, TypeError, "got dtype uint8"),
+])
+def test_write_png_validation_leaves_target_alone(tmp_path, image, kwargs, error, message):
+    (tmp_path / "keep.png").write_bytes(b"old")
+    with pytest.raises(error, match=message):
+        write_png(tmp_path / "keep.png", image, **kwargs)
+    assert (tmp_path / "keep.png").read_bytes() == b"old"
+
+
+def test_write_png_leaves_no_temporary_file(tmp_path):
+    write_png(tmp_path / "a.png", np.zeros((2, 2, 3)))
+    write_png(tmp_path / "a.png", np.ones((2, 2, 3)))        # replaces
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+    assert read_image(tmp_path / "a.png")[0].min() == 1.0
+
+
+def test_atomic_path_does_not_clobber_on_failure(tmp_path):
+    target = tmp_path / "model.npz"
+    target.write_bytes(b"old model")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and tmp.suffix == ".npz" and tmp.name.startswith(".")
+            tmp.write_bytes(b"half a new mo")
+            raise RuntimeError("disk full")
+    assert target.read_bytes() == b"old model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+    with atomic_path(target) as tmp:
+        np.savez(tmp, x=np.arange(3))
+    np.testing.assert_array_equal(np.load(target)["x"], np.arange(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        with atomic_path(tmp_path / "no_folder" / "x.png"):
+            pass
+
+
+def test_list_images(tmp_path):
+    for name in ["b.jpg", "a.PNG", "c.txt", ".hidden.png", "d.TIFF", "sub/e.png"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    found = list_images([tmp_path, tmp_path / "b.jpg", tmp_path / "sub" / "e.png"])
+    assert [p.name for p in found] == ["a.PNG", "b.jpg", "d.TIFF", "e.png"]
+    assert list_images(tmp_path / "c.txt") == [tmp_path / "c.txt"]   # a file is taken as given
+    with pytest.raises(ImageError, match="no such file or folder"):
+        list_images([tmp_path / "missing"])

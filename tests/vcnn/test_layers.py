@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+
+from vcnn import Conv2D, FullConv2D, ReLU, check_layer, naive
+
+# (n, c_in, c_out, k, h, w): every kernel size of the paper, odd sizes included.
+CONV_CASES = [(2, 1, 3, 1, 5, 7), (1, 2, 4, 3, 7, 6), (3, 3, 2, 4, 9, 8), (2, 2, 3, 8, 11, 9), (1, 1, 2, 11, 13, 12)]
+FULL_CASES = [(2, 3, 1, 8, 3, 4), (1, 2, 2, 3, 5, 5), (3, 1, 2, 1, 4, 3), (1, 4, 1, 4, 2, 6), (2, 2, 1, 11, 2, 2)]
+
+
+def random(shape, seed, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("n,c_in,c_out,k,h,w", CONV_CASES)
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-4), (np.float64, 1e-12)])
+def test_conv_matches_naive(n, c_in, c_out, k, h, w, dtype, tol):
+    layer = Conv2D(c_in, c_out, k, rng=0, dtype=dtype)
+    layer.b[:] = random(c_out, 1, dtype)
+    x = random((n, c_in, h, w), 2, dtype)
+    y = layer.forward(x)
+    np.testing.assert_allclose(y, naive.conv2d_forward(x, layer.W, layer.b), rtol=tol, atol=tol)
+    dy = random(y.shape, 3, dtype)
+    dx, dW, db = naive.conv2d_backward(x, layer.W, dy)
+    np.testing.assert_allclose(layer.backward(dy), dx, rtol=tol, atol=tol)
+    np.testing.assert_allclose(layer.dW, dW, rtol=tol, atol=tol * 10)
+    np.testing.assert_allclose(layer.db, db, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("n,c_in,c_out,k,h,w", FULL_CASES)
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-4), (np.float64, 1e-12)])
+def test_full_conv_matches_naive(n, c_in, c_out, k, h, w, dtype, tol):
+    layer = FullConv2D(c_in, c_out, k, rng=0, dtype=dtype)
+    layer.b[:] = random(layer.b.shape, 1, dtype)
+    x = random((n, c_in, h, w), 2, dtype)
+    y = layer.forward(x)
+    assert y.shape == (n, c_out, h + k - 1, w + k - 1)
+    np.testing.assert_allclose(y, naive.full_conv2d_forward(x, layer.W, layer.b, k), rtol=tol, atol=tol)
+    dy = random(y.shape, 3, dtype)
+    dx, dW, db = naive.full_conv2d_backward(x, layer.W, k, dy)
+    np.testing.assert_allclose(layer.backward(dy), dx, rtol=tol, atol=tol)
+    np.testing.assert_allclose(layer.dW, dW, rtol=tol, atol=tol)
+    np.testing.assert_allclose(layer.db, db, rtol=tol, atol=tol)
+
+
+def test_pure_python_naive_equals_numba_naive():
+    x, W, b = random((1, 2, 6, 5), 0), random((3, 2, 3, 3), 1), random(3, 2)
+    np.testing.assert_allclose(naive.conv2d_forward(x, W, b, jit=False), naive.conv2d_forward(x, W, b), rtol=1e-12)
+    dy = random((1, 3, 4, 3), 3)
+    for a, b_ in zip(naive.conv2d_backward(x, W, dy, jit=False), naive.conv2d_backward(x, W, dy)):
+        np.testing.assert_allclose(a, b_, rtol=1e-12)
+
+
+def test_naive_conv_by_hand():
+    """A 2×2 kernel of ones on a 3×3 ramp: each output is the sum of its 2×2 window."""
+    x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
+    y = naive.conv2d_forward(x, np.ones((1, 1, 2, 2)), np.array([0.5]), jit=False)
+    np.testing.assert_array_equal(y[0, 0], [[8.5, 12.5], [20.5, 24.5]])
+
+
+def test_mapping_layer_is_a_mean_of_patches():
+    """With W = 0 every prediction is the bias, so the mean of patches is the bias image."""
+    layer = FullConv2D(2, 1, 3, dtype=np.float64)
+    layer.W[:] = 0
+    layer.b[:] = np.arange(9)
+    y = layer.forward(np.ones((1, 2, 4, 4)))
+    assert y.shape == (1, 1, 6, 6)
+    assert y[0, 0, 0, 0] == 0 and y[0, 0, 0, 5] == 2 and y[0, 0, 5, 5] == 8
+
+
+@pytest.mark.parametrize("n,c_in,c_out,k,h,w", CONV_CASES)
+def test_conv_gradients(n, c_in, c_out, k, h, w):
+    check_layer(Conv2D(c_in, c_out, k, rng=0, dtype=np.float64), random((n, c_in, h, w), 1))
+
+
+@pytest.mark.parametrize("n,c_in,c_out,k,h,w", FULL_CASES)
+def test_full_conv_gradients(n, c_in, c_out, k, h, w):
+    layer = FullConv2D(c_in, c_out, k, rng=0, dtype=np.float64)
+    layer.b[:] = random(layer.b.shape, 5)
+    check_layer(layer, random((n, c_in, h, w), 1))
+
+
+def test_relu_gradients_away_from_the_kink():
+    x = random((2, 3, 5, 4), 0)
+    x += np.where(x >= 0, 0.1, -0.1)       # keep every entry further than eps from 0
+    check_layer(ReLU(), x)
+
+
+def test_relu_forward():
+    x = np.array([-1.0, 0.0, 2.0], np.float32).reshape(1, 1, 1, 3)
+    np.testing.assert_array_equal(ReLU().forward(x).ravel(), [0, 0, 2])
+
+
+class WrongConv(Conv2D):
+    """A conv whose weight gradient is off by 1%: the checker must notice."""
+
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.dW *= 1.01
+        return dx
+
+
+def test_gradient_check_catches_a_wrong_gradient():
+    with pytest.raises(AssertionError, match="W"):
+        check_layer(WrongConv(2, 3, 3, rng=0, dtype=np.float64), random((1, 2, 6, 6), 1))
+
+
+def test_layer_rejects_wrong_channels_and_dtype():
+    layer = Conv2D(3, 2, 3)
+    with pytest.raises(ValueError, match="must have 3 channels, got shape"):
+        layer.forward(np.zeros((1, 2, 5, 5), np.float32))
+    with pytest.raises(ValueError, match="must be float32 like the layer's weights, got float64"):
+        layer.forward(np.zeros((1, 3, 5, 5)))
+    with pytest.raises(ValueError, match="k=3 is larger than the 2x2 image"):
+        layer.forward(np.zeros((1, 3, 2, 2), np.float32))
+    with pytest.raises(RuntimeError, match="forward first"):
+        Conv2D(1, 1, 1).backward(np.zeros((1, 1, 2, 2), np.float32))

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from vcnn import cross_entropy, euclidean, loss_at, numerical_gradient, parse_schedule, predict
+from vcnn.gradcheck import relative_error
+
+LO, HI = -0.436, 0.436
+
+
+@pytest.mark.parametrize("loss", [euclidean, cross_entropy])
+def test_loss_gradient(loss):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((2, 1, 5, 5)) * 2
+    target = rng.uniform(LO, HI, z.shape)
+    _, dz = loss(z, target, LO, HI)
+    numeric = numerical_gradient(lambda: loss(z, target, LO, HI)[0], z)
+    assert relative_error(dz, numeric) < 1e-6
+
+
+def test_euclidean_value():
+    z = np.zeros((1, 1, 2, 2))       # σ(0) = ½: Û is the middle of the range, 0
+    loss, _ = euclidean(z, np.full(z.shape, 0.2), LO, HI)
+    assert loss == pytest.approx(0.5 * 0.2 ** 2)
+
+
+@pytest.mark.parametrize("loss", [euclidean, cross_entropy])
+def test_gradient_vanishes_at_the_target(loss):
+    target = np.array([-0.3, 0.0, 0.25]).reshape(1, 1, 1, 3)
+    t = (target - LO) / (HI - LO)
+    z = np.log(t / (1 - t))                   # σ(z) = t, so Û = U
+    np.testing.assert_allclose(predict(z, LO, HI), target, atol=1e-12)
+    assert np.max(np.abs(loss(z, target, LO, HI)[1])) < 1e-12
+
+
+def test_cross_entropy_is_finite_when_saturated():
+    z = np.array([-800.0, 800.0]).reshape(1, 1, 1, 2)
+    loss, dz = cross_entropy(z, np.array([HI, LO]).reshape(z.shape), LO, HI)
+    assert loss == pytest.approx(800.0) and np.all(np.isfinite(dz))
+
+
+def test_loss_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="target must have the shape"):
+        euclidean(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 3)), LO, HI)
+
+
+def test_schedule():
+    schedule = parse_schedule("euclidean:100,cross_entropy:50")
+    assert [loss_at(schedule, s) for s in (0, 99, 100, 149, 150)] == \
+        ["euclidean", "euclidean", "cross_entropy", "cross_entropy", "euclidean"]
+    for bad in ["euclidean", "l1:5", "euclidean:0", ""]:
+        with pytest.raises(ValueError, match="schedule must look like"):
+            parse_schedule(bad)

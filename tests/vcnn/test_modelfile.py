@@ -1,0 +1,74 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from vcnn import Network, load_network, save_network
+from vcnn.modelfile import load_arrays, save_arrays
+
+SPEC = [{"type": "conv", "c_in": 1, "c_out": 3, "k": 3}, {"type": "relu"},
+        {"type": "full_conv", "c_in": 3, "c_out": 1, "k": 2}]
+
+
+def test_round_trip_is_bit_exact(tmp_path):
+    net = Network.from_spec(SPEC, rng=0)
+    path = tmp_path / "m.npz"
+    save_network(path, net, {"step": 7})
+    loaded, meta = load_network(path)
+    assert meta["step"] == 7 and meta["architecture"] == SPEC and meta["format_version"] == 1
+    for (_, a, _), (_, b, _) in zip(net.parameters(), loaded.parameters()):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]     # no temporary file left
+
+
+def test_pickle_is_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, __meta__=np.frombuffer(b"{}", np.uint8), obj=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickled objects"):
+        load_arrays(path)
+
+
+@pytest.mark.parametrize("corrupt,message", [
+    (lambda p: p.write_bytes(b"not a zip at all"), "not a valid .npz"),
+    (lambda p: p.write_bytes(p.read_bytes()[:200]), "not a valid .npz"),
+])
+def test_corrupt_file_is_refused(tmp_path, corrupt, message):
+    path = tmp_path / "m.npz"
+    save_network(path, Network.from_spec(SPEC, rng=0))
+    corrupt(path)
+    with pytest.raises(ValueError, match=message):
+        load_network(path)
+
+
+def test_wrong_shape_nan_and_version_are_refused(tmp_path):
+    net = Network.from_spec(SPEC, rng=0)
+    arrays = {name: value for name, value, _ in net.parameters()}
+    meta = {"architecture": SPEC}
+    bad_shape = dict(arrays, **{"0.W": np.zeros((3, 1, 2, 2), np.float32)})
+    save_arrays(tmp_path / "a.npz", bad_shape, meta)
+    with pytest.raises(ValueError, match=r"array 0.W must be float32 \(3, 1, 3, 3\)"):
+        load_network(tmp_path / "a.npz")
+    nan = dict(arrays, **{"0.b": np.full(3, np.nan, np.float32)})
+    save_arrays(tmp_path / "b.npz", nan, meta)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        load_network(tmp_path / "b.npz")
+    save_arrays(tmp_path / "c.npz", {k: v for k, v in arrays.items() if k != "2.b"}, meta)
+    with pytest.raises(ValueError, match=r"missing \['2.b'\]"):
+        load_network(tmp_path / "c.npz")
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as z:
+        with z.open("__meta__.npy", "w") as f:
+            np.save(f, np.frombuffer(json.dumps({"format_version": 99}).encode(), np.uint8))
+    with pytest.raises(ValueError, match="format version 99, expected 1"):
+        load_network(tmp_path / "d.npz")
+    with pytest.raises(ValueError, match="does not exist"):
+        load_network(tmp_path / "missing.npz")
+
+
+def test_failed_save_keeps_the_old_file(tmp_path):
+    path = tmp_path / "m.npz"
+    save_network(path, Network.from_spec(SPEC, rng=0))
+    before = path.read_bytes()
+    with pytest.raises(TypeError):
+        save_arrays(path, {"x": np.array([object()])}, {"bad": object()})
+    assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1

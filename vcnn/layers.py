@@ -1,0 +1,202 @@
+"""Layers. One contract: ``forward(x) -> y`` keeps what backward needs,
+``backward(dy) -> dx`` fills the gradients ``dW`` and ``db``.
+
+Activations are (N, C, H, W) arrays. A layer computes in the dtype of its
+weights (float32 by default; float64 for gradient checks) and refuses input
+of another dtype. ``backward`` consumes what ``forward`` kept: call it once
+per forward.
+"""
+import numpy as np
+
+import kernels
+from vcnn._checks import as_nchw, check_kernel_size
+from vcnn.phi import phi, phi_adjoint
+
+
+def _rng(rng):
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+class Conv2D:
+    """Valid k×k cross-correlation, stride 1, as one GEMM per batch over φ.
+
+    Forward::
+
+        Y = W · φ(X) + b           W: (C_out, C_in·k·k), φ(X): (C_in·k·k, N·Ho·Wo)
+
+    Backward::
+
+        dW = dY · φ(X)ᵀ,   db = Σ dY,   dX = φᵀ(Wᵀ · dY)
+
+    Parameters
+    ----------
+    c_in, c_out, k : int
+    rng : None, int or numpy.random.Generator
+        Seeds the He initialisation ``W ~ N(0, 2 / (c_in·k·k))``; b = 0.
+    dtype : float32 (default) or float64
+
+    Notes
+    -----
+    Output shape (N, C_out, H - k + 1, W - k + 1). No kernel flip, as in VCNN
+    and every framework. forward keeps ``cols = φ(x)`` (the largest buffer of
+    the layer); backward needs it for dW and then reuses the same memory for
+    ``Wᵀ · dY``, so one im2col-sized buffer serves the whole step.
+    """
+
+    def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32):
+        self.c_in, self.c_out, self.k = int(c_in), int(c_out), int(k)
+        fan_in = self.c_in * self.k * self.k
+        self.W = (_rng(rng).standard_normal((c_out, c_in, k, k)) * np.sqrt(2.0 / fan_in)).astype(dtype)
+        self.b = np.zeros(c_out, dtype=dtype)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self.cols = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
+        n, _, h, w = x.shape
+        check_kernel_size(self.k, h, w)
+        self.x_shape = x.shape
+        self.cols = phi(x, self.k)
+        Y = self.W.reshape(self.c_out, -1) @ self.cols          # now the conv is a GEMM
+        y = np.empty((n, self.c_out, h - self.k + 1, w - self.k + 1), dtype=x.dtype)
+        kernels.bias_to_nchw(Y, self.b, y.reshape(n, self.c_out, -1))
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self.cols is None:
+            raise RuntimeError("Conv2D.backward needs a forward first (and runs once per forward)")
+        n, _, h, w = self.x_shape
+        dy = as_nchw(dy, "dy", dtype=self.W.dtype)
+        expected = (n, self.c_out, h - self.k + 1, w - self.k + 1)
+        if dy.shape != expected:
+            raise ValueError(f"dy must have shape {expected}, got {dy.shape}")
+        dY = np.empty((self.c_out, self.cols.shape[1]), dtype=dy.dtype)
+        kernels.nchw_to_rows(dy.reshape(n, self.c_out, -1), dY, self.db)
+        W = self.W.reshape(self.c_out, -1)
+        np.matmul(dY, self.cols.T, out=self.dW.reshape(self.c_out, -1))
+        dcols = np.matmul(W.T, dY, out=self.cols)                # φ(X) is spent: reuse its memory
+        self.cols = None
+        return phi_adjoint(dcols, self.x_shape, self.k)
+
+    def parameters(self):
+        """[(name, value, gradient)] of this layer."""
+        return [("W", self.W, self.dW), ("b", self.b, self.db)]
+
+    def spec(self) -> dict:
+        return {"type": "conv", "c_in": self.c_in, "c_out": self.c_out, "k": self.k}
+
+
+class FullConv2D:
+    """The mapping layer (VCNN's ``conv_f``): a 1×1 layer predicts k×k patches.
+
+    Every input position (h, w) predicts a k×k patch of every output channel;
+    the patches are placed at (h.., w..) and each output pixel is the mean of
+    the predictions that cover it. The predictions, one column per input
+    position, form exactly a φ-matrix of the output image, so::
+
+        P = W · φ₁(X) + b          W: (C_out·k·k, C_in), rows ordered (o, i, j)
+        Y = φᵀ(P) / counts         counts = φᵀ(1): predictions per output pixel
+
+    and, by the same algebra backwards::
+
+        dP = φ(dY / counts),   dW = dP · φ₁(X)ᵀ,   db = Σ dP,   dX = φ₁ᵀ(Wᵀ · dP)
+
+    where φ₁ is the 1×1 φ (a transpose). Output shape (N, C_out, H + k - 1, W + k - 1).
+    With k = 8 it takes the 49×49 maps of the colorization net to 56×56.
+
+    Parameters
+    ----------
+    c_in, c_out, k : int
+    rng : None, int or numpy.random.Generator
+        Seeds ``W ~ N(0, 1 / c_in)`` (no ReLU follows this layer); b = 0.
+    dtype : float32 (default) or float64
+    """
+
+    def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32):
+        self.c_in, self.c_out, self.k = int(c_in), int(c_out), int(k)
+        check_kernel_size(self.k, self.k, self.k)
+        shape = (self.c_out * self.k * self.k, self.c_in)
+        self.W = (_rng(rng).standard_normal(shape) * np.sqrt(1.0 / self.c_in)).astype(dtype)
+        self.b = np.zeros(shape[0], dtype=dtype)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self.x_cols = None
+
+    def _counts(self, h, w):
+        """How many k×k predictions cover each output pixel, shape (H+k-1, W+k-1)."""
+        ones = np.ones((self.k * self.k, h * w), dtype=self.W.dtype)
+        return phi_adjoint(ones, (1, 1, h + self.k - 1, w + self.k - 1), self.k)[0, 0]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
+        n, _, h, w = x.shape
+        self.x_shape = x.shape
+        self.out_shape = (n, self.c_out, h + self.k - 1, w + self.k - 1)
+        self.counts = self._counts(h, w)
+        self.x_cols = phi(x, 1)
+        P = self.W @ self.x_cols + self.b[:, None]
+        return phi_adjoint(P, self.out_shape, self.k) / self.counts
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self.x_cols is None:
+            raise RuntimeError("FullConv2D.backward needs a forward first (and runs once per forward)")
+        dy = as_nchw(dy, "dy", dtype=self.W.dtype)
+        if dy.shape != self.out_shape:
+            raise ValueError(f"dy must have shape {self.out_shape}, got {dy.shape}")
+        dP = phi(dy / self.counts, self.k)
+        np.matmul(dP, self.x_cols.T, out=self.dW)
+        np.sum(dP, axis=1, out=self.db)
+        dx = phi_adjoint(self.W.T @ dP, self.x_shape, 1)
+        self.x_cols = None
+        return dx
+
+    def parameters(self):
+        """[(name, value, gradient)] of this layer."""
+        return [("W", self.W, self.dW), ("b", self.b, self.db)]
+
+    def spec(self) -> dict:
+        return {"type": "full_conv", "c_in": self.c_in, "c_out": self.c_out, "k": self.k}
+
+
+class ReLU:
+    """y = max(x, 0); keeps y, since dx = dy · [y > 0] needs nothing else."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_nchw(x)
+        self.y = np.empty_like(x)
+        kernels.relu_forward(x.reshape(-1), self.y.reshape(-1))
+        return self.y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = as_nchw(dy, "dy", dtype=self.y.dtype)
+        if dy.shape != self.y.shape:
+            raise ValueError(f"dy must have shape {self.y.shape}, got {dy.shape}")
+        dx = np.empty_like(dy)
+        kernels.relu_backward(self.y.reshape(-1), dy.reshape(-1), dx.reshape(-1))
+        return dx
+
+    def parameters(self):
+        return []
+
+    def spec(self) -> dict:
+        return {"type": "relu"}
+
+
+LAYER_TYPES = {"conv": Conv2D, "full_conv": FullConv2D, "relu": ReLU}
+
+
+def layer_from_spec(spec: dict, rng=None, dtype=np.float32):
+    """Build a layer from its ``spec()`` dict, e.g. ``{"type": "conv", "c_in": 1, "c_out": 8, "k": 11}``."""
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if kind not in LAYER_TYPES:
+        raise ValueError(f"layer type must be one of {sorted(LAYER_TYPES)}, got {kind!r}")
+    if kind == "relu":
+        return ReLU()
+    try:
+        args = [int(spec[key]) for key in ("c_in", "c_out", "k")]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"a {kind} layer needs integer c_in, c_out and k, got {spec}") from None
+    if min(args) < 1:
+        raise ValueError(f"c_in, c_out and k must be positive, got {spec}")
+    return LAYER_TYPES[kind](*args, rng=rng, dtype=dtype)

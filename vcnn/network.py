@@ -1,0 +1,57 @@
+"""A network: a sequence of layers, run forward in order and backward in reverse."""
+import numpy as np
+
+from vcnn.layers import layer_from_spec
+
+
+class Network:
+    """A sequence of layers with the layer contract itself.
+
+    Parameters
+    ----------
+    layers : list
+        Objects with ``forward``, ``backward``, ``parameters`` and ``spec``.
+
+    Examples
+    --------
+    >>> from vcnn import Conv2D, ReLU
+    >>> net = Network([Conv2D(1, 4, 3, rng=0), ReLU(), Conv2D(4, 2, 1, rng=1)])
+    >>> net.forward(np.zeros((2, 1, 8, 8), np.float32)).shape
+    (2, 2, 6, 6)
+    >>> [name for name, _, _ in net.parameters()]
+    ['0.W', '0.b', '2.W', '2.b']
+    """
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    @classmethod
+    def from_spec(cls, specs, rng=None, dtype=np.float32) -> "Network":
+        """Build from a list of layer specs; ``rng`` seeds every layer in turn."""
+        if not isinstance(specs, (list, tuple)) or not specs:
+            raise ValueError(f"an architecture is a non-empty list of layer specs, got {specs!r}")
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return cls([layer_from_spec(spec, rng, dtype) for spec in specs])
+
+    def spec(self) -> list:
+        return [layer.spec() for layer in self.layers]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def parameters(self):
+        """[(name, value, gradient)] for every parameter, named ``"<layer index>.<W|b>"``."""
+        return [(f"{i}.{name}", value, grad)
+                for i, layer in enumerate(self.layers)
+                for name, value, grad in layer.parameters()]
+
+    def zero_grad(self):
+        for _, _, grad in self.parameters():
+            grad[...] = 0

@@ -1,0 +1,98 @@
+"""φ, the vectorization operator of VCNN (im2col), and its adjoint φᵀ.
+
+φ turns a batch of images into one matrix whose columns are the flattened
+k×k×C receptive fields, so that a convolution becomes a single matrix product
+(Ren & Xu 2015). φᵀ, its adjoint, puts columns back where they came from and
+sums where fields overlap (col2im): if we im2col on the forward, we col2im on
+the backward.
+"""
+import numpy as np
+
+import kernels
+from vcnn._checks import as_nchw, check_kernel_size
+
+
+def phi(x: np.ndarray, k: int) -> np.ndarray:
+    """Vectorize a batch: every receptive field of ``x`` as one column.
+
+    Parameters
+    ----------
+    x : ndarray, float32 or float64, shape (N, C, H, W)
+    k : int
+        Kernel size; stride 1, valid placement.
+
+    Returns
+    -------
+    cols : ndarray, shape (C·k·k, N·Ho·Wo), ``Ho = H - k + 1``, ``Wo = W - k + 1``
+        Row index ordered (c, i, j), column index ordered (n, oh, ow), both
+        in C order: ``cols[(c·k + i)·k + j, (n·Ho + oh)·Wo + ow] = x[n, c, oh+i, ow+j]``.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not a non-empty float (N, C, H, W) array or ``k`` does not fit.
+
+    Notes
+    -----
+    A k×k convolution with weights W (C_out, C·k·k) is then ``W @ phi(x, k)``.
+    For k = 1, φ is only a transpose of (N, C, H·W) to (C, N·H·W).
+
+    Examples
+    --------
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> phi(x, 2)[:, :3]
+    array([[0., 1., 2.],
+           [1., 2., 3.],
+           [4., 5., 6.],
+           [5., 6., 7.]], dtype=float32)
+    """
+    x = as_nchw(x)
+    n, c, h, w = x.shape
+    k = check_kernel_size(k, h, w)
+    cols = np.empty((c * k * k, n * (h - k + 1) * (w - k + 1)), dtype=x.dtype)
+    kernels.im2col(x, k, cols)
+    return cols
+
+
+def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None = None) -> np.ndarray:
+    """The adjoint of :func:`phi` (col2im): scatter columns back, summing overlaps.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (C·k·k, N·Ho·Wo)
+    x_shape : tuple (N, C, H, W)
+        Shape of the image batch the columns were taken from.
+    k : int
+    out : ndarray, shape ``x_shape``, optional
+        Buffer to fill (it is zeroed first).
+
+    Returns
+    -------
+    x : ndarray, shape ``x_shape``, same dtype as ``cols``
+
+    Raises
+    ------
+    ValueError
+        If the shape of ``cols`` does not match ``x_shape`` and ``k``.
+
+    Notes
+    -----
+    For every x and c, ``<phi(x, k), c> == <x, phi_adjoint(c, x.shape, k)>``.
+    """
+    if len(x_shape) != 4 or min(x_shape) < 1:
+        raise ValueError(f"x_shape must be a non-empty (N, C, H, W), got {tuple(x_shape)}")
+    n, c, h, w = (int(s) for s in x_shape)
+    k = check_kernel_size(k, h, w)
+    expected = (c * k * k, n * (h - k + 1) * (w - k + 1))
+    cols = np.asarray(cols)
+    if cols.shape != expected:
+        raise ValueError(f"cols must have shape {expected} for x_shape {tuple(x_shape)} and k={k}, got {cols.shape}")
+    if cols.dtype not in (np.float32, np.float64):
+        raise ValueError(f"cols must be float32 or float64, got {cols.dtype}")
+    cols = np.ascontiguousarray(cols)
+    if out is None:
+        out = np.zeros((n, c, h, w), dtype=cols.dtype)
+    else:
+        out[...] = 0
+    kernels.col2im(cols, k, out)
+    return out
