@@ -16,7 +16,7 @@ from typing import Iterable
 import imageio.v3 as iio
 import numpy as np
 
-from colorize.atomic import atomic_path
+from vcnn.atomic import atomic_path
 
 #: File name extensions that `list_images` picks up in folders (lower case).
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})

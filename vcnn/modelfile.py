@@ -7,37 +7,17 @@ objects, a format version it does not know, missing or extra arrays, wrong
 shapes or dtypes, NaN or infinity, each with one ``ValueError`` that says
 what was wrong.
 """
-import contextlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from vcnn.atomic import atomic_path
 from vcnn.network import Network
 
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
-
-    On an exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save_arrays(path, arrays: dict, meta: dict) -> None:

@@ -1,4 +1,4 @@
-"""Tests of colorize.images and colorize.atomic on tiny files made in tmp_path."""
+"""Tests of colorize.images and vcnn.atomic on tiny files made in tmp_path."""
 import struct
 import zlib
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorize.atomic import atomic_path
+from vcnn.atomic import atomic_path
 from colorize.images import ImageError, is_gray, list_images, read_image, write_png
 
 rng = np.random.default_rng(0)
