@@ -1,0 +1,126 @@
+"""Colorize image files: what ``colorize apply`` does, as two library calls.
+
+`colorize_file` reads one image, colorizes its luminance and writes a PNG
+that keeps the input's alpha channel and bit depth; `colorize_files` does it
+for files and folders, naming each output ``<stem>_colorized.png`` and
+reporting bad files without stopping.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from colorize.batch import BatchResult, Progress, Report, find_images, output_paths, run_batch
+from colorize.images import ImageInfo, read_image, write_png
+from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_image
+from colorize.model import load_model
+
+#: Appended to the input's stem to name its output.
+SUFFIX = "_colorized"
+
+
+def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, overwrite: bool = False,
+                  refine: bool = True, radius: int = RADIUS, eps: float = EPS, batch: int = BATCH,
+                  equalize: bool = False) -> ImageInfo:
+    """Colorize one image file into a PNG.
+
+    Parameters
+    ----------
+    src : path of a PNG, JPEG, TIFF or BMP image (gray or colour, 8 or 16 bit)
+        A colour image is reduced to its luminance and colorized anew.
+    dst : path of the PNG to write, atomically; its folder must exist
+    model : ColorizationModel
+    overwrite : bool
+        Replace an existing `dst`. The input itself is never replaced.
+    refine, radius, eps, batch, equalize
+        As in `colorize.infer.colorize_yuv`.
+
+    Returns
+    -------
+    ImageInfo
+        Of the input (``gray`` is False for a colour input).
+
+    Raises
+    ------
+    ImageError
+        If `src` cannot be read.
+    FileExistsError
+        If `dst` exists and `overwrite` is False.
+    ValueError
+        If `dst` is `src`, or on a bad option value.
+
+    Notes
+    -----
+    The output is RGB, or RGBA when the input has an alpha channel (kept as
+    it is), at 16 bits when the input has 16 and at 8 bits otherwise.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.exists():
+        if src.exists() and dst.samefile(src):
+            raise ValueError(f"{src}: refusing to write the output over the input")
+        if not overwrite:
+            raise FileExistsError(f"output {dst} already exists (--overwrite replaces it)")
+    rgb, info = read_image(src)
+    out = colorize_image(rgb, model, refine, radius, eps, batch, equalize)
+    if info.alpha is not None:
+        out = np.concatenate([out, info.alpha[..., None]], axis=-1)
+    write_png(dst, out, bit_depth=16 if info.bit_depth == 16 else 8)
+    return info
+
+
+def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, overwrite: bool = False,
+                   refine: bool = True, radius: int = RADIUS, eps: float = EPS, batch: int = BATCH,
+                   equalize: bool = False, report: Report | None = None,
+                   progress: Progress | None = None) -> BatchResult:
+    """Colorize image files and folders into ``out_dir/<stem>_colorized.png``.
+
+    Parameters
+    ----------
+    inputs : path or iterable of paths (files and folders)
+        Folders are searched for images (not recursively), leaving out files
+        named ``*_colorized.*``, the outputs of an earlier run.
+    out_dir : path
+        Created if needed. May be an input folder: inputs are never replaced.
+    model : ColorizationModel, path or bundled model name, or None
+        None loads the bundled default model.
+    overwrite : bool
+        Replace existing outputs (never inputs).
+    refine, radius, eps, batch, equalize
+        As in `colorize.infer.colorize_yuv`.
+    report : callable str -> None, optional
+        Receives one line per problem (``error: ...``, the file is skipped)
+        and per colour input (``note: ...``). Without it, the first problem
+        raises.
+    progress : callable list -> iterable, optional
+        Wraps the list of images, e.g. in a progress bar.
+
+    Returns
+    -------
+    BatchResult
+        ``done``: input -> output written; ``failed``: input -> reason.
+
+    Raises
+    ------
+    ValueError
+        On a bad option or model, before any image is read.
+    OSError
+        If `out_dir` cannot be created.
+    """
+    check_options(refine, radius, eps, batch)
+    if model is None or isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    images, missing = find_images(inputs, skip_suffix=SUFFIX)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    targets, refused = output_paths(images, out_dir, SUFFIX)
+
+    def one(src: Path) -> Path:
+        info = colorize_file(src, targets[src], model, overwrite=overwrite, refine=refine,
+                             radius=radius, eps=eps, batch=batch, equalize=equalize)
+        if not info.gray and report is not None:
+            report(f"note: {src} is in colour: colorized anew from its luminance")
+        return targets[src]
+
+    return run_batch([p for p in images if p in targets], one, report, progress,
+                     failed={**missing, **refused})

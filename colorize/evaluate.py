@@ -1,0 +1,169 @@
+"""Evaluation: colorize colour photos from their gray and compare with the truth.
+
+Each photo is reduced to its luminance Y, colorized, and the result compared
+with the photo by `colorize.metrics.image_metrics`, next to the gray baseline
+(U = V = 0, i.e. the gray image itself), which scores what "no colour" gets.
+Columns: ``gray`` (the baseline), ``network`` (the tiled network output) and
+``refined`` (after the guided filter, when refining).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from colorize.batch import Progress, Report, find_images, output_paths, run_batch
+from colorize.images import read_image, write_png
+from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_yuv, yuv_to_rgb_in_gamut
+from colorize.metrics import image_metrics
+from colorize.model import load_model
+from colorize.yuv import rgb_to_gray
+from vcnn.atomic import atomic_path
+
+#: Appended to a photo's stem to name its comparison strip.
+STRIP_SUFFIX = "_compare"
+#: Table columns: metric key, heading, decimals; each column is COLUMN_WIDTH wide.
+COLUMNS = (("psnr_rgb", "PSNR-RGB", 2), ("psnr_uv", "PSNR-UV", 2), ("mae_chroma", "MAE-UV", 4),
+           ("auc", "AuC", 3), ("colourfulness_pred", "colourful", 1), ("colourfulness_true", "truth", 1))
+COLUMN_WIDTH = 10
+
+
+def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: int = RADIUS,
+                   eps: float = EPS, batch: int = BATCH,
+                   strip: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
+    """Metrics of one colour photo, colorized from its gray, and of the gray baseline.
+
+    Parameters
+    ----------
+    path : image file; its RGB is the ground truth (an alpha channel is ignored)
+    model : ColorizationModel
+    refine, radius, eps, batch
+        As in `colorize.infer.colorize_yuv`.
+    strip : path, optional
+        Write a PNG strip there: gray | network | refined | truth, each the
+        photo's size, so 4 W wide (3 W without refinement).
+
+    Returns
+    -------
+    dict
+        ``{"gray": metrics, "network": metrics[, "refined": metrics]}``,
+        each the dict of `colorize.metrics.image_metrics` against the photo.
+    """
+    truth, _ = read_image(path)
+    y = rgb_to_gray(truth)
+    yuv = colorize_yuv(y, model, refine, radius, eps, batch)
+    outputs = {"gray": np.repeat(y[..., None], 3, axis=-1), "network": yuv_to_rgb_in_gamut(yuv.raw)}
+    if refine:
+        outputs["refined"] = yuv_to_rgb_in_gamut(yuv.refined)
+    if strip is not None:
+        write_png(strip, np.concatenate([*outputs.values(), truth], axis=1))
+    return {name: image_metrics(rgb, truth) for name, rgb in outputs.items()}
+
+
+def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps: float = EPS,
+             batch: int = BATCH, compare_dir: str | os.PathLike | None = None,
+             report: Report | None = None, progress: Progress | None = None) -> dict:
+    """Evaluate a model on colour photos: per image and overall, against the gray baseline.
+
+    Parameters
+    ----------
+    photos : path or iterable of paths (files and folders of colour photos)
+    model : ColorizationModel, path or bundled model name, or None (the default model)
+    refine, radius, eps, batch
+        As in `colorize.infer.colorize_yuv`.
+    compare_dir : path, optional
+        Folder (created if needed) for one strip per photo,
+        ``<stem>_compare.png`` (see `evaluate_image`). Existing strips are
+        replaced; a photo is never.
+    report, progress
+        As in `colorize.apply.colorize_files`: with `report`, bad photos are
+        reported and skipped; without it, the first one raises.
+
+    Returns
+    -------
+    dict
+        ``images``: photo -> method -> metric; ``overall``: method -> metric,
+        the mean over the photos (NaN ignored); ``count``: photos evaluated;
+        ``failed``: photo -> reason.
+
+    Raises
+    ------
+    ValueError
+        On a bad option or model, before any photo is read.
+
+    Notes
+    -----
+    The overall PSNR is the mean of the per-photo PSNRs (each photo weighs
+    the same, whatever its size).
+    """
+    check_options(refine, radius, eps, batch)
+    if model is None or isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    images, failed = find_images(photos)
+    strips = {}
+    if compare_dir is not None:
+        Path(compare_dir).mkdir(parents=True, exist_ok=True)
+        strips, refused = output_paths(images, compare_dir, STRIP_SUFFIX)
+        failed.update(refused)
+        images = [p for p in images if p in strips]
+    run = run_batch(images, lambda p: evaluate_image(p, model, refine, radius, eps, batch, strips.get(p)),
+                    report, progress, failed)
+    per_image = {str(path): metrics for path, metrics in run.done.items()}
+    return {"images": per_image, "overall": _mean(per_image.values()), "count": len(per_image),
+            "failed": {str(path): reason for path, reason in run.failed.items()}}
+
+
+def _mean(per_image) -> dict[str, dict[str, float]]:
+    """Method -> metric -> mean over the images (NaN, e.g. a gray truth's ratio, ignored)."""
+    per_image = list(per_image)
+    if not per_image:
+        return {}
+    overall = {}
+    for method in per_image[0]:
+        values = {key: [m[method][key] for m in per_image] for key in per_image[0][method]}
+        overall[method] = {key: _nanmean(v) for key, v in values.items()}
+    return overall
+
+
+def _nanmean(values: list[float]) -> float:
+    finite_or_inf = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite_or_inf)) if finite_or_inf else float("nan")
+
+
+def format_table(results: dict) -> str:
+    """The results of `evaluate` as a text table: one block per photo, then overall.
+
+    Each block has one row per method (gray, network, refined) and one
+    column per metric; ``colourful`` is the output's colourfulness and
+    ``truth`` the photo's.
+    """
+    head = f"{'photo / method':<24}" + "".join(f"{h:>{COLUMN_WIDTH}}" for _, h, _ in COLUMNS)
+    lines = [head, "-" * len(head)]
+
+    def block(title: str, methods: dict) -> None:
+        lines.append(title)
+        for method, metrics in methods.items():
+            lines.append(f"  {method:<22}" + "".join(f"{metrics[key]:{COLUMN_WIDTH}.{decimals}f}"
+                                                     for key, _, decimals in COLUMNS))
+
+    for name, methods in results["images"].items():
+        block(name, methods)
+    if results["overall"]:
+        block(f"overall ({results['count']} photo{'s' * (results['count'] != 1)})", results["overall"])
+    else:
+        lines.append("no photo evaluated")
+    return "\n".join(lines)
+
+
+def write_results(results: dict, path: str | os.PathLike) -> None:
+    """Write the results of `evaluate` as JSON, atomically; NaN and infinity become null."""
+    def clean(x):
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        return None if isinstance(x, float) and not math.isfinite(x) else x
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(clean(results), indent=2) + "\n")

@@ -1,0 +1,230 @@
+"""Tests of the colorize command line: through click's CliRunner, and once as a real process."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import colorize.model
+from colorize.cli import main
+from colorize.images import read_image
+from colorize.model import ColorizationModel, architecture
+from colorize.yuv import rgb_to_gray
+
+REPO = Path(__file__).resolve().parents[2]
+rng = np.random.default_rng(2)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "m.npz"
+    ColorizationModel(architecture((4, 4, 4, 2)), rng=0).save(path)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path):
+    """A folder with a gray, a colour and an RGBA image, and a lone gray file."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    iio.imwrite(folder / "gray.png", rng.integers(0, 256, (20, 30), dtype=np.uint8))
+    iio.imwrite(folder / "colour.jpg", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    iio.imwrite(folder / "alpha.png", rng.integers(0, 256, (12, 10, 4), dtype=np.uint8))
+    iio.imwrite(tmp_path / "lone.png", rng.integers(0, 256, (9, 11), dtype=np.uint8))
+    return tmp_path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_error_line(result, *words, code=(1, 2)):
+    codes = code if isinstance(code, tuple) else (code,)
+    assert result.exit_code in codes, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+def test_apply_a_file_and_a_folder(images, model_file):
+    out = images / "out"
+    result = run("apply", images / "lone.png", images / "in", "-o", out, "--model", model_file, "--radius", 3)
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["alpha_colorized.png", "colour_colorized.png", "gray_colorized.png", "lone_colorized.png"]
+    assert sorted(Path(line).name for line in result.stdout.split()) == names
+    rgb, info = read_image(out / "gray_colorized.png")
+    gray, _ = read_image(images / "in" / "gray.png")
+    assert rgb.shape == (20, 30, 3) and not info.gray
+    np.testing.assert_allclose(rgb_to_gray(rgb), gray[..., 0], atol=1 / 255)   # luminance kept
+
+
+def test_default_out_is_the_current_folder(images, model_file, monkeypatch):
+    monkeypatch.chdir(images)
+    assert run("apply", "lone.png", "--model", model_file).exit_code == 0
+    assert (images / "lone_colorized.png").is_file()
+
+
+def test_refuses_to_overwrite_an_output_unless_asked(images, model_file):
+    target = images / "lone_colorized.png"
+    target.write_bytes(b"precious")
+    result = run("apply", images / "lone.png", "-o", images, "--model", model_file)
+    assert_one_error_line(result, "already exists", "--overwrite", code=1)
+    assert target.read_bytes() == b"precious"
+    assert run("apply", images / "lone.png", "-o", images, "--model", model_file, "--overwrite").exit_code == 0
+    assert read_image(target)[0].shape == (9, 11, 3)
+
+
+def test_never_overwrites_an_input(images, model_file):
+    folder = images / "in"
+    victim = folder / "gray_colorized.png"                   # an input that is also gray.png's output name
+    iio.imwrite(victim, np.zeros((5, 5), np.uint8))
+    before = victim.read_bytes()
+    result = run("apply", folder / "gray.png", victim, "-o", folder, "--model", model_file, "--overwrite")
+    assert result.exit_code == 1
+    assert "would overwrite the input" in result.stderr and "Traceback" not in result.output
+    assert victim.read_bytes() == before
+    assert (folder / "gray_colorized_colorized.png").is_file()
+
+
+def test_a_folder_processed_again_into_itself_skips_its_outputs(images, model_file):
+    folder = images / "in"
+    inputs = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert run("apply", folder, "-o", folder, "--model", model_file).exit_code == 0
+    again = run("apply", folder, "-o", folder, "--model", model_file, "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert not list(folder.glob("*_colorized_colorized*"))
+    assert all((folder / name).read_bytes() == data for name, data in inputs.items())
+    assert len(list(folder.iterdir())) == 2 * len(inputs)
+
+
+def test_alpha_bit_depth_and_colour_note(images, model_file, tmp_path):
+    iio.imwrite(images / "deep.png", rng.integers(0, 2 ** 16, (10, 14), dtype=np.uint16))
+    out = tmp_path / "o"
+    result = run("apply", images / "in" / "alpha.png", images / "in" / "colour.jpg", images / "deep.png",
+                 "-o", out, "--model", model_file)
+    assert result.exit_code == 0, result.output
+    assert "note: " in result.stderr and "colour.jpg is in colour" in result.stderr
+    assert "deep.png is in colour" not in result.stderr
+
+    rgba_in = iio.imread(images / "in" / "alpha.png")
+    rgba_out = iio.imread(out / "alpha_colorized.png")
+    assert rgba_out.shape == (12, 10, 4)
+    np.testing.assert_array_equal(rgba_out[..., 3], rgba_in[..., 3])
+
+    header = (out / "deep_colorized.png").read_bytes()[:26]
+    assert header[24] == 16 and header[25] == 2                 # 16-bit RGB (Pillow reads it as 8)
+    deep, info = read_image(images / "deep.png")
+    assert info.bit_depth == 16
+    np.testing.assert_allclose(rgb_to_gray(read_image(out / "deep_colorized.png")[0]), deep[..., 0],
+                               atol=1 / 255)
+
+
+def test_equalize_and_no_refine_run(images, model_file, tmp_path):
+    result = run("apply", images / "lone.png", "-o", tmp_path, "--model", model_file, "--equalize",
+                 "--no-refine", "--batch", 1)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "lone_colorized.png").is_file()
+
+
+@pytest.mark.parametrize("command", [[], ["apply"], ["evaluate"]])
+def test_help_shows_an_example(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Example" in result.output
+    assert "colorize " + (command[0] if command else "apply") in result.output
+
+
+def test_missing_file(images, model_file):
+    assert_one_error_line(run("apply", images / "nope.png", "--model", model_file), "nope.png", "no such file")
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"this is text", ["not a recognised image"]),
+    (None, ["fake.png"]),                                         # a truncated PNG
+])
+def test_unreadable_images(images, model_file, content, words, tmp_path):
+    if content is None:
+        content = (images / "in" / "gray.png").read_bytes()[:60]
+    (images / "fake.png").write_bytes(content)
+    result = run("apply", images / "fake.png", "-o", tmp_path / "o", "--model", model_file)
+    assert_one_error_line(result, "fake.png", *words, code=1)
+    assert list((tmp_path / "o").iterdir()) == []                # not even a temporary file
+
+
+def test_wrong_model_files(images, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "text.npz").write_text("not a model")
+    np.savez(tmp_path / "arrays.npz", x=np.zeros(3))
+    for bad, words in ((tmp_path / "text.npz", ["text.npz", "not a valid .npz"]),
+                       (tmp_path / "arrays.npz", ["arrays.npz", "metadata"]),
+                       ("no_such_model", ["no_such_model", "neither a file nor a bundled model"])):
+        assert_one_error_line(run("apply", images / "lone.png", "--model", bad), *words, code=1)
+    assert not (tmp_path / "lone_colorized.png").exists()
+
+
+def test_missing_default_model_is_one_clear_line(images, monkeypatch):
+    monkeypatch.setattr(colorize.model, "bundled_models", lambda: {})
+    assert_one_error_line(run("apply", images / "lone.png"), "model default", "--model PATH", code=1)
+
+
+@pytest.mark.parametrize("option", [["--radius", "-1"], ["--radius", "big"], ["--eps", "0"],
+                                    ["--eps", "nan"], ["--batch", "0"]])
+def test_bad_option_values(images, model_file, option):
+    result = run("apply", images / "lone.png", "--model", model_file, *option)
+    assert_one_error_line(result, option[0] if option[1] != "nan" else "eps")
+
+
+def test_usage_errors_are_one_line_too():
+    assert_one_error_line(run("apply"), "Missing argument", code=2)
+    assert_one_error_line(run("paint"), "No such command", code=2)
+
+
+def test_several_inputs_one_bad(images, model_file, tmp_path):
+    (images / "in" / "bad.png").write_text("not an image")
+    result = run("apply", images / "in", images / "missing.png", "-o", tmp_path, "--model", model_file)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2 and "bad.png" in errors[1] and "missing.png" in errors[0]
+    assert len(list(tmp_path.glob("*_colorized.png"))) == 3
+    assert "Traceback" not in result.output
+
+
+def test_an_empty_folder_is_an_error(tmp_path, model_file):
+    (tmp_path / "empty").mkdir()
+    assert_one_error_line(run("apply", tmp_path / "empty", "--model", model_file), "no image files found")
+
+
+def test_evaluate_prints_writes_json_and_strips(images, model_file, tmp_path):
+    result = run("evaluate", images / "in", "--model", model_file, "--json", tmp_path / "r.json",
+                 "--compare", tmp_path / "strips", "--radius", 3)
+    assert result.exit_code == 0, result.output
+    assert "overall (3 photos)" in result.stdout and "gray" in result.stdout
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["count"] == 3 and set(saved["overall"]) == {"gray", "network", "refined"}
+    assert iio.imread(tmp_path / "strips" / "gray_compare.png").shape == (20, 4 * 30, 3)
+
+
+def test_evaluate_with_a_bad_photo(images, model_file):
+    (images / "in" / "bad.png").write_text("not an image")
+    result = run("evaluate", images / "in", "--model", model_file)
+    assert result.exit_code == 1
+    assert "overall (3 photos)" in result.stdout and "error: cannot read image" in result.stderr
+
+
+def test_python_m_colorize_in_a_real_process(images, model_file, tmp_path):
+    out = tmp_path / "real_out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "colorize", "apply", str(images / "lone.png"),
+                           str(images / "in"), "-o", str(out), "--model", str(model_file)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list(out.glob("*_colorized.png"))) == 4
+    assert "Traceback" not in proc.stderr

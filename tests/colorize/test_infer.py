@@ -1,0 +1,188 @@
+"""Tests of colorize.infer: tiling, batching, luminance, refinement, equalisation."""
+import math
+
+import numpy as np
+import pytest
+
+from colorize.guided_filter import guided_filter
+from colorize.infer import (colorize_image, colorize_y, colorize_yuv, equalize, tile_windows,
+                            window_grid, yuv_to_rgb_in_gamut)
+from colorize.model import ColorizationModel, architecture
+from colorize.yuv import U_RANGE, V_RANGE, rgb_to_gray, rgb_to_yuv, yuv_to_rgb
+
+rng = np.random.default_rng(0)
+SIZES = [(1, 1), (1, 100), (100, 1), (55, 55), (56, 56), (57, 57), (113, 30), (37, 71)]
+
+
+class CentreModel:
+    """A fake model whose U is its window's centre Y and V is 1 - Y.
+
+    A correct tiling therefore gives back (Y, 1 - Y) at every pixel; it also
+    records the batch sizes it was called with and every window it saw.
+    """
+
+    def __init__(self, patch=64, out=56):
+        self.patch, self.out = patch, out
+        self.margin = (patch - out) // 2
+        self.calls, self.seen = [], []
+
+    def predict(self, y):
+        self.calls.append(len(y))
+        self.seen.append(y.copy())
+        m = self.margin
+        centre = y[:, m:m + self.out, m:m + self.out]
+        return np.stack([centre, 1 - centre], axis=1)
+
+
+class IndexModel(CentreModel):
+    """A fake model that fills each window's output with the window's index (in call order)."""
+
+    def predict(self, y):
+        start = sum(self.calls)
+        self.calls.append(len(y))
+        index = np.arange(start, start + len(y), dtype=np.float32)
+        return np.broadcast_to(index[:, None, None, None], (len(y), 2, self.out, self.out))
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return ColorizationModel(architecture((4, 4, 4, 2)), rng=0)
+
+
+@pytest.mark.parametrize("h, w", SIZES)
+def test_window_grid_arithmetic(h, w):
+    patch, out, margin = 64, 56, 4
+    rows, cols, ((top, bottom), (left, right)) = window_grid(h, w, patch, out)
+    for n, count, first, last in ((h, rows, top, bottom), (w, cols, left, right)):
+        assert count == math.ceil(n / out)
+        assert first == margin and last >= patch - out - margin
+        assert first + n + last == (count - 1) * out + patch        # the last window ends at the edge
+        centres = [set(range(k * out, (k + 1) * out)) & set(range(n)) for k in range(count)]
+        assert sum(map(len, centres)) == n and set().union(*centres) == set(range(n))
+
+
+@pytest.mark.parametrize("h, w", SIZES)
+@pytest.mark.parametrize("batch", [1, 3, 16])
+def test_every_pixel_comes_from_its_own_window_exactly_once(h, w, batch):
+    y = rng.random((h, w), dtype=np.float32)
+    model = CentreModel()
+    uv = colorize_y(y, model, batch=batch)
+    assert uv.shape == (h, w, 2) and uv.dtype == np.float32
+    np.testing.assert_array_equal(uv[..., 0], y)
+    np.testing.assert_array_equal(uv[..., 1], 1 - y)
+    rows, cols = math.ceil(h / 56), math.ceil(w / 56)
+    assert sum(model.calls) == rows * cols and max(model.calls) <= batch
+
+    coded = colorize_y(y, IndexModel(), batch=batch)
+    r, c = np.indices((h, w))
+    np.testing.assert_array_equal(coded[..., 0], (r // 56) * cols + c // 56)
+
+
+def test_small_windows_tile_too():
+    y = rng.random((23, 17), dtype=np.float32)
+    model = CentreModel(patch=9, out=4)          # odd margin split: 2 above, 3 below
+    np.testing.assert_array_equal(colorize_y(y, model, batch=5)[..., 0], y)
+    assert sum(model.calls) == 6 * 5
+
+
+def test_padding_reflects_and_a_single_pixel_is_repeated():
+    y = np.arange(15, dtype=np.float32).reshape(3, 5) / 15
+    window = tile_windows(y, 64, 56)[0, 0]
+    assert window[4, 4] == y[0, 0]
+    assert window[3, 4] == y[1, 0] and window[4, 3] == y[0, 1]   # reflect: d c b | a b c d
+    assert set(np.unique(window)) <= set(y.ravel())
+    one = tile_windows(np.full((1, 1), 0.3, np.float32), 64, 56)
+    assert one.shape == (1, 1, 64, 64) and np.all(one == np.float32(0.3))
+
+
+def test_batch_size_does_not_change_a_real_model(tiny_model):
+    y = rng.random((50, 113), dtype=np.float32)          # 1 x 3 windows
+    results = [colorize_y(y, tiny_model, batch=b) for b in (1, 2, 16)]
+    for other in results[1:]:
+        np.testing.assert_allclose(other, results[0], rtol=0, atol=1e-6)
+    assert np.all(results[0][..., 0] >= U_RANGE[0]) and np.all(results[0][..., 1] <= V_RANGE[1])
+
+
+def test_output_luminance_is_the_input_y(tiny_model):
+    y = rng.random((40, 60), dtype=np.float32)
+    for refine in (False, True):
+        rgb = colorize_image(y, tiny_model, refine=refine, radius=5)
+        assert rgb.shape == (40, 60, 3) and rgb.dtype == np.float32
+        assert rgb.min() >= 0 and rgb.max() <= 1
+        np.testing.assert_allclose(rgb_to_gray(rgb), y, atol=1e-5)
+        assert np.ptp(rgb, axis=-1).max() > 1e-3              # it did add colour
+
+
+def test_out_of_gamut_chroma_is_desaturated_keeping_y():
+    class Saturated(CentreModel):
+        def predict(self, y):
+            return np.stack([np.full((len(y), 56, 56), U_RANGE[1]),
+                             np.full((len(y), 56, 56), V_RANGE[1])], axis=1)
+
+    y = np.linspace(0, 1, 30, dtype=np.float32)[None].repeat(4, axis=0)
+    rgb = colorize_image(y, Saturated(), refine=False)
+    np.testing.assert_allclose(rgb_to_gray(rgb), y, atol=1e-5)
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    mid = rgb[0, 10:20]
+    assert np.all(mid[:, 0] > mid[:, 1]) and np.all(mid[:, 2] > mid[:, 1])    # magenta stays magenta
+    inside = np.array([0.5, 0.01, -0.02])                       # in gamut: left as it is
+    np.testing.assert_allclose(yuv_to_rgb_in_gamut(inside), yuv_to_rgb(inside), atol=1e-12)
+
+
+def test_refinement_changes_only_u_and_v(tiny_model):
+    y = rng.random((30, 45), dtype=np.float32)
+    raw, refined = colorize_yuv(y, tiny_model, refine=True, radius=3, eps=1e-3)
+    np.testing.assert_array_equal(raw[..., 0], y)
+    np.testing.assert_array_equal(refined[..., 0], y)
+    np.testing.assert_allclose(refined[..., 1:], guided_filter(y, raw[..., 1:], 3, 1e-3), atol=1e-6)
+    assert np.abs(refined[..., 1:] - raw[..., 1:]).max() > 1e-4
+    assert colorize_yuv(y, tiny_model, refine=False).refined is None
+
+
+def test_colour_input_is_reduced_to_its_y():
+    rgb = rng.random((10, 12, 3), dtype=np.float32)
+    raw, _ = colorize_yuv(rgb, CentreModel(), refine=False)
+    np.testing.assert_allclose(raw[..., 0], rgb_to_yuv(rgb)[..., 0], atol=1e-6)
+
+
+def test_equalize_is_monotone_and_spreads_the_histogram():
+    y = (0.4 + 0.1 * rng.random((30, 40))).astype(np.float32)
+    eq = equalize(y)
+    order = np.argsort(y, axis=None)
+    assert np.all(np.diff(eq.ravel()[order]) >= 0)
+    assert eq.min() == 0 and eq.max() == 1 and eq.std() > 3 * y.std()
+    # Equalised, the histogram is nearly flat: each quarter holds about a quarter of the pixels.
+    np.testing.assert_allclose(np.histogram(eq, bins=4, range=(0, 1))[0] / eq.size, 0.25, atol=0.01)
+    flat = np.full((3, 3), 0.7, np.float32)
+    np.testing.assert_array_equal(equalize(flat), flat)
+
+
+def test_equalize_feeds_the_network_but_keeps_the_output_y():
+    y = (0.4 + 0.1 * rng.random((20, 20))).astype(np.float32)
+    model = CentreModel()
+    raw, _ = colorize_yuv(y, model, refine=False, equalize=True)
+    np.testing.assert_array_equal(raw[..., 0], y)
+    np.testing.assert_array_equal(raw[..., 1], equalize(y))      # U = the centre the network saw
+    assert model.seen[0].max() == 1
+
+
+@pytest.mark.parametrize("bad, error", [
+    (np.zeros((0, 5), np.float32), ValueError),
+    (np.zeros((4, 5, 2), np.float32), ValueError),
+    (np.full((4, 5), 1.5, np.float32), ValueError),
+    (np.full((4, 5), np.nan, np.float32), ValueError),
+    (np.zeros((4, 5), np.uint8), TypeError),
+])
+def test_bad_images_are_refused(bad, error):
+    with pytest.raises(error, match="y must"):
+        colorize_image(bad, CentreModel())
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"batch": 0}, "batch"), ({"radius": -1}, "radius"), ({"eps": 0.0}, "eps"), ({"radius": 2.5}, "radius"),
+])
+def test_bad_options_are_refused_before_the_network_runs(options, match):
+    model = CentreModel()
+    with pytest.raises(ValueError, match=match):
+        colorize_image(np.zeros((4, 5), np.float32), model, **options)
+    assert model.calls == []
