@@ -1,0 +1,324 @@
+"""Training the U and V networks: plain SGD with the paper's alternating losses.
+
+Each channel trains on its own (:func:`train_channel`), so the two can run in
+two processes (``jobs=2``). Everything a step depends on is a function of
+(seed, step): the batch (see :mod:`colorize.patches`), the loss in force (the
+cycled schedule), and the state saved in the checkpoint (weights, SGD
+velocities, step). Hence the same arguments give the same weights bit for
+bit, and a run interrupted and resumed ends where an uninterrupted one does.
+
+Files beside ``MODEL.npz``: ``MODEL.ckpt-u.npz`` and ``MODEL.ckpt-v.npz``
+(checkpoints, written atomically), ``MODEL.u.csv`` and ``MODEL.v.csv`` (the
+loss log, one row per ``log_every`` steps).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import multiprocessing
+import os
+import queue as queue_module
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+import vcnn
+from colorize.model import CHROMA_RANGES, PATCH, Y_OFFSET, ColorizationModel, init_network, output_size
+from colorize.patches import open_data, targets
+from vcnn.atomic import atomic_path
+from vcnn.losses import LOSSES, loss_at, parse_schedule
+from vcnn.modelfile import check_arrays, load_arrays, network_arrays, save_arrays
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (diverged, mismatched checkpoint, failed worker)."""
+
+
+class Interrupted(RuntimeError):
+    """Training stopped on SIGINT after saving its checkpoints."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that decides the weights (``iterations`` only says where to stop)."""
+    specs: list
+    iterations: int
+    batch: int = 16
+    lr: float = 2.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "euclidean:100,cross_entropy:100"
+    seed: int = 0
+    patch: int = PATCH
+    checkpoint_every: int = 500
+    log_every: int = 50
+    val_patches: int = 64
+
+    def __post_init__(self):
+        for name in ("iterations", "batch", "checkpoint_every", "log_every", "val_patches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        parse_schedule(self.schedule)
+        vcnn.SGD([], self.lr, self.momentum, self.weight_decay)     # validates the solver settings
+
+    def fingerprint(self) -> dict:
+        """What a checkpoint must share with the run that resumes it."""
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in ("iterations", "checkpoint_every", "log_every")}
+
+
+def checkpoint_path(model_path, channel: str) -> Path:
+    model_path = Path(model_path)
+    return model_path.with_name(f"{model_path.stem}.ckpt-{channel}.npz")
+
+
+def log_path(model_path, channel: str) -> Path:
+    model_path = Path(model_path)
+    return model_path.with_name(f"{model_path.stem}.{channel}.csv")
+
+
+LOG_FIELDS = ["channel", "first_step", "last_step", "loss", "train_loss", "val_euclidean", "val_cross_entropy", "seconds"]
+
+
+class _StopFlag:
+    """Set by SIGINT; training looks at it between steps, never in the middle of one."""
+    raised = False
+
+
+@contextmanager
+def sigint_sets(flag, forward_to=()):
+    """While inside, SIGINT sets ``flag.raised`` (and is passed on to the processes ``forward_to``)."""
+    def handler(signum, frame):
+        flag.raised = True
+        for proc in forward_to:
+            if proc.pid and proc.is_alive():
+                os.kill(proc.pid, signal.SIGINT)
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _save_checkpoint(path, net, opt, channel, step, config, log, elapsed):
+    arrays = {**network_arrays(net, "net."), **opt.state()}
+    meta = {"channel": channel, "step": step, "config": config.fingerprint(), "log": log, "elapsed": elapsed}
+    save_arrays(path, arrays, meta)
+
+
+def _load_checkpoint(path, net, opt, config):
+    arrays, meta = load_arrays(path)
+    if meta.get("config") != config.fingerprint():
+        raise TrainingError(f"checkpoint {path} was made with other settings "
+                            f"({meta.get('config')}); resume with the same options")
+    expected = {**{k: v.shape for k, v in network_arrays(net, "net.").items()},
+                **{k: v.shape for k, v in opt.state().items()}}
+    check_arrays(arrays, expected, path)
+    for name, value in network_arrays(net, "net.").items():
+        value[...] = arrays[name]
+    opt.load_state(arrays)
+    return meta["step"], meta["log"], meta["elapsed"]
+
+
+def _write_log(path, rows):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, LOG_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text.getvalue())
+
+
+def _channel_loss(net, windows, channel, loss_name, out):
+    """(loss, dz) of ``net`` on uint8 RGB ``windows`` for one chroma channel."""
+    y, u, v = targets(windows, out)
+    z = net.forward((y - Y_OFFSET)[:, None])
+    return LOSSES[loss_name](z, (u if channel == "u" else v)[:, None], *CHROMA_RANGES[channel])
+
+
+def validation_losses(net, windows, channel, out, batch) -> dict:
+    """Mean Euclidean and cross-entropy losses over the validation windows (forward only)."""
+    sums = dict.fromkeys(LOSSES, 0.0)
+    for first in range(0, len(windows), batch):
+        chunk = windows[first:first + batch]
+        y, u, v = targets(chunk, out)
+        z = net.forward((y - Y_OFFSET)[:, None])
+        for name, loss in LOSSES.items():
+            sums[name] += loss(z, (u if channel == "u" else v)[:, None], *CHROMA_RANGES[channel])[0] * len(chunk)
+    return {name: total / len(windows) for name, total in sums.items()}
+
+
+def train_channel(channel, data, config: TrainConfig, model_path, resume=False, report=None, stop=_StopFlag):
+    """Train the network of one channel ("u" or "v") to ``config.iterations`` steps.
+
+    Saves its checkpoint every ``checkpoint_every`` steps and at the end; on
+    ``stop.raised`` (SIGINT) it saves and raises :class:`Interrupted`; on a
+    NaN or infinite loss it raises :class:`TrainingError` and leaves the last
+    good checkpoint as it was. ``report(channel, step, loss)`` is called after
+    every step.
+    """
+    out = output_size(config.specs, config.patch)
+    net = init_network(config.specs, config.seed, channel)
+    opt = vcnn.SGD(net.parameters(), config.lr, config.momentum, config.weight_decay)
+    ckpt = checkpoint_path(model_path, channel)
+    step, log, elapsed = 0, [], 0.0
+    if resume and ckpt.exists():
+        step, log, elapsed = _load_checkpoint(ckpt, net, opt, config)
+    schedule = parse_schedule(config.schedule)
+    val = data.validation(config.seed, config.val_patches)
+    started, losses, first = time.perf_counter() - elapsed, [], step
+
+    def save():
+        _save_checkpoint(ckpt, net, opt, channel, step, config, log, time.perf_counter() - started)
+
+    while step < config.iterations:
+        if stop.raised:
+            save()
+            raise Interrupted(f"{channel}: interrupted at step {step}; checkpoint {ckpt} saved")
+        loss_name = loss_at(schedule, step)
+        opt.zero_grad()
+        loss, dz = _channel_loss(net, data.batch(config.seed, step, config.batch), channel, loss_name, out)
+        if not np.isfinite(loss):
+            raise TrainingError(f"{channel}: the {loss_name} loss became {loss} at step {step}; stopped, "
+                                f"the last good checkpoint is kept; try a lower --lr")
+        net.backward(dz)
+        opt.step()
+        step, losses = step + 1, losses + [loss]
+        if report:
+            report(channel, step, loss)
+        if step % config.log_every == 0 or step == config.iterations:
+            val_losses = validation_losses(net, val, channel, out, config.batch)
+            log.append({"channel": channel, "first_step": first, "last_step": step - 1, "loss": loss_name,
+                        "train_loss": float(np.mean(losses)), "val_euclidean": val_losses["euclidean"],
+                        "val_cross_entropy": val_losses["cross_entropy"],
+                        "seconds": round(time.perf_counter() - started, 3)})
+            _write_log(log_path(model_path, channel), log)
+            first, losses = step, []
+        if step % config.checkpoint_every == 0 or step == config.iterations:
+            save()
+    return log
+
+
+def _worker(channel, data_path, config, model_path, resume, messages):
+    """One channel in a child process; everything it has to say goes through ``messages``."""
+    flag = _StopFlag()
+    with sigint_sets(flag):
+        try:
+            data = open_data(data_path, config.patch)
+            train_channel(channel, data, config, model_path, resume,
+                          lambda c, s, loss: messages.put(("step", c, s, loss)), flag)
+            messages.put(("done", channel, None, None))
+        except (Interrupted, TrainingError, ValueError, OSError) as e:
+            messages.put(("interrupted" if isinstance(e, Interrupted) else "error", channel, str(e), None))
+
+
+@contextmanager
+def _single_threaded_children():
+    """Two training processes on two cores: one BLAS and one Numba thread each."""
+    names = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"]
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _train_parallel(data_path, config, model_path, resume, report):
+    ctx = multiprocessing.get_context("spawn")
+    messages = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(c, data_path, config, model_path, resume, messages), daemon=True)
+             for c in CHROMA_RANGES]
+    with _single_threaded_children():
+        for proc in procs:
+            proc.start()
+    outcomes = {}
+    with sigint_sets(_StopFlag(), forward_to=procs):
+        while len(outcomes) < len(procs):
+            try:
+                kind, channel, value, loss = messages.get(timeout=0.5)
+            except queue_module.Empty:
+                dead = [p for p, c in zip(procs, CHROMA_RANGES) if not p.is_alive() and c not in outcomes]
+                if dead and messages.empty():
+                    raise TrainingError(f"a training process died (exit code {dead[0].exitcode})") from None
+                continue
+            if kind == "step":
+                report(channel, value, loss)
+            else:
+                outcomes[channel] = (kind, value)
+        for proc in procs:
+            proc.join()
+    errors = [value for kind, value in outcomes.values() if kind == "error"]
+    if errors:
+        raise TrainingError("; ".join(errors))
+    if any(kind == "interrupted" for kind, _ in outcomes.values()):
+        raise Interrupted("; ".join(value for kind, value in outcomes.values() if kind == "interrupted"))
+
+
+def assemble(model_path, config: TrainConfig, data_description: dict) -> ColorizationModel:
+    """Put the two finished channel checkpoints together into the model file."""
+    model = ColorizationModel(config.specs, config.patch)
+    logs = {}
+    for channel, net in model.nets.items():
+        ckpt = checkpoint_path(model_path, channel)
+        arrays, meta = load_arrays(ckpt)
+        for name, value in network_arrays(net, "net.").items():
+            value[...] = arrays[name]
+        logs[channel] = meta["log"][-1] if meta["log"] else {}
+        logs[channel]["seconds"] = round(meta["elapsed"], 1)
+    model.meta = {"training": {**config.fingerprint(), "iterations": config.iterations,
+                               "final": logs}, "data": data_description}
+    model.save(model_path)
+    return model
+
+
+def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs: int = 1,
+          report=None) -> ColorizationModel:
+    """Train both networks on ``data_path`` (shard folder or photos) and write ``model_path``.
+
+    Parameters
+    ----------
+    data_path : folder of shards, folder of photos, or one photo
+    model_path : the .npz to write; checkpoints and logs go beside it
+    config : TrainConfig
+    resume : bool
+        Continue from the checkpoints that belong to ``model_path`` (up to
+        ``config.iterations`` steps in total); without it, existing
+        checkpoints are refused rather than overwritten.
+    jobs : 1 or 2
+        2 trains U and V in two processes at once.
+    report : callable(channel, step, loss), optional
+
+    Returns
+    -------
+    ColorizationModel
+
+    Raises
+    ------
+    TrainingError, Interrupted, ValueError
+    """
+    model_path = Path(model_path)
+    if not model_path.parent.is_dir():
+        raise ValueError(f"folder {model_path.parent} of the model file does not exist")
+    if jobs not in (1, 2):
+        raise ValueError(f"jobs must be 1 or 2 (one process per network), got {jobs}")
+    existing = [checkpoint_path(model_path, c) for c in CHROMA_RANGES if checkpoint_path(model_path, c).exists()]
+    if existing and not resume:
+        raise ValueError(f"checkpoint {existing[0]} exists: pass --resume to continue it, or remove it")
+    report = report or (lambda channel, step, loss: None)
+    data = open_data(data_path, config.patch)
+    if jobs == 2:
+        _train_parallel(data_path, config, model_path, resume, report)
+    else:
+        with sigint_sets(_StopFlag()) as flag:
+            for channel in CHROMA_RANGES:
+                train_channel(channel, data, config, model_path, resume, report, flag)
+    return assemble(model_path, config, data.description)
