@@ -15,7 +15,8 @@ from colorize.model import ColorizationModel, architecture, load_model
 from colorize.infer import colorize_image, colorize_y, colorize_yuv, equalize, tile_windows, yuv_to_rgb_in_gamut
 from colorize.apply import colorize_file, colorize_files
 from colorize.evaluate import evaluate, evaluate_image, format_table, write_results
-# training: added by the lead (train, extract_patches, write_shards)
+from colorize.patches import targets, write_shards
+from colorize.train import TrainConfig, train
 
 __all__ = [
     "rgb_to_yuv", "yuv_to_rgb", "rgb_to_gray", "guided_filter",
@@ -24,4 +25,5 @@ __all__ = [
     "colorize_image", "colorize_yuv", "colorize_y", "equalize", "tile_windows", "yuv_to_rgb_in_gamut",
     "colorize_file", "colorize_files",
     "evaluate", "evaluate_image", "format_table", "write_results",
+    "targets", "write_shards", "TrainConfig", "train",
 ]

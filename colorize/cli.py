@@ -21,7 +21,10 @@ from colorize.batch import FILE_ERRORS
 from colorize.evaluate import evaluate as evaluate_photos
 from colorize.evaluate import format_table, write_results
 from colorize.infer import BATCH, EPS, RADIUS
-from colorize.model import load_model
+from colorize.model import load_model, parse_architecture
+from colorize.patches import write_shards
+from colorize.train import Interrupted, TrainConfig, TrainingError, log_path
+from colorize.train import train as train_model
 
 #: click >= 8.2 shows a group's help through this UsageError; it must stay as it is.
 _HELP_ERRORS = tuple(filter(None, [getattr(click.exceptions, "NoArgsIsHelpError", None)]))
@@ -181,4 +184,85 @@ def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps,
     _exit_status(results["failed"], results["count"], photos)
 
 
-# training: the lead adds the `patches` and `train` commands here.
+@main.command()
+@click.argument("photos", metavar="PHOTOS...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the shard files (created; must not hold shards already).")
+@click.option("--shard-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Training pairs per shard file.")
+@click.option("--train-shards", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Number of training shards (the paper: 20).")
+@click.option("--val-shards", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Number of validation shards (the paper: 1).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random windows.")
+def patches(photos, out, shard_size, train_shards, val_shards, seed):
+    """Cut training pairs from colour PHOTOS into shard files.
+
+    Each pair is a random 64x64 window (mirrored left-right half the time),
+    stored as its RGB pixels: the network input Y and the centre 56x56 of U
+    and V follow from them. Shards are train-000.npz ... and val-000.npz.
+
+    \b
+    Example:
+      colorize patches photos/ -o data/ --shard-size 2000 --train-shards 4
+    """
+    with click.progressbar(length=train_shards + val_shards, label="writing shards",
+                           file=click.get_text_stream("stderr")) as bar:
+        written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, progress=bar.update)
+    click.echo(f"{len(written)} shards of {shard_size} pairs in {out}")
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "model_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The model file to write (.npz); checkpoints and loss logs go beside it.")
+@click.option("--arch", default="small", show_default=True, metavar="small|paper|FILE.json",
+              help="Architecture: widths small (32,32,32,16) or paper (512,512,512,256), or a JSON file.")
+@click.option("--channels", metavar="C1,C2,C3,C4", help="Override the widths; kernels stay 11/4/3/1 + 8x8 mapping.")
+@click.option("--iterations", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Total SGD steps per network.")
+@click.option("--batch", type=click.IntRange(min=1), default=TrainConfig.batch, show_default=True,
+              help="Pairs per SGD step.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True,
+              help="Learning rate (the losses are means over pixels).")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=TrainConfig.momentum,
+              show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--schedule", default=TrainConfig.schedule, show_default=True,
+              help="Losses and their steps, cycled (the paper's alternation).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=TrainConfig.checkpoint_every,
+              show_default=True)
+@click.option("--log-every", type=click.IntRange(min=1), default=TrainConfig.log_every, show_default=True,
+              help="Steps per row of the loss log (with a validation loss).")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoints of MODEL up to --iterations steps.")
+@click.option("--jobs", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="2 trains the U and V networks in two processes.")
+def train(data, model_path, arch, channels, iterations, batch, lr, momentum, weight_decay, schedule, seed,
+          checkpoint_every, log_every, resume, jobs):
+    """Train the U and V networks on DATA (a shard folder or photos).
+
+    Ctrl-C saves checkpoints and stops; --resume continues exactly where the
+    run stopped. The same DATA, options and seed give the same weights.
+
+    \b
+    Example:
+      colorize train photos/ -o my.npz --iterations 5000 --jobs 2
+      colorize train data/ -o my.npz --iterations 10000 --resume
+    """
+    config = TrainConfig(parse_architecture(arch, channels), iterations, batch, lr, momentum, weight_decay,
+                         schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every)
+    last = {}
+    with click.progressbar(length=2 * iterations, label="training", file=click.get_text_stream("stderr"),
+                           item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())) as bar:
+        def report(channel, step, loss):
+            last[channel] = loss
+            bar.update(1, channel)
+        try:
+            train_model(data, model_path, config, resume=resume, jobs=jobs, report=report)
+        except Interrupted as err:
+            raise _Error(f"{err}; continue with --resume", exit_code=130) from None
+        except TrainingError as err:
+            raise _Error(str(err)) from None
+    click.echo(f"model written to {model_path} (loss logs: {log_path(model_path, 'u').name}, "
+               f"{log_path(model_path, 'v').name})")

@@ -49,7 +49,7 @@ class TrainConfig:
     iterations: int
     batch: int = 16
     lr: float = 2.0
-    momentum: float = 0.9
+    momentum: float = 0.0
     weight_decay: float = 0.0
     schedule: str = "euclidean:100,cross_entropy:100"
     seed: int = 0
@@ -173,6 +173,9 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     started, losses, first = time.perf_counter() - elapsed, [], step
 
     def save():
+        if not all(np.all(np.isfinite(value)) for _, value, _ in net.parameters()):
+            raise TrainingError(f"{channel}: the weights became NaN or infinite by step {step}; stopped, "
+                                f"the last good checkpoint is kept; try a lower --lr")
         _save_checkpoint(ckpt, net, opt, channel, step, config, log, time.perf_counter() - started)
 
     while step < config.iterations:

@@ -135,7 +135,7 @@ def test_equalize_and_no_refine_run(images, model_file, tmp_path):
     assert (tmp_path / "lone_colorized.png").is_file()
 
 
-@pytest.mark.parametrize("command", [[], ["apply"], ["evaluate"]])
+@pytest.mark.parametrize("command", [[], ["apply"], ["evaluate"], ["patches"], ["train"]])
 def test_help_shows_an_example(command):
     result = run(*command, "--help")
     assert result.exit_code == 0 and "Example" in result.output

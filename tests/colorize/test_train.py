@@ -1,0 +1,141 @@
+"""Training end to end on tiny photos made here: determinism, resume, jobs=2, Ctrl-C, divergence."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from colorize.cli import main
+from colorize.model import ColorizationModel
+from colorize.patches import ShardData
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--log-every", "2", "--checkpoint-every", "2"]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Three 80×90 photos: smooth colour ramps, each with its own hue."""
+    folder = tmp_path_factory.mktemp("photos")
+    yy, xx = np.mgrid[0:80, 0:90] / 90
+    for i, hue in enumerate([(1, 0.4, 0.1), (0.2, 0.8, 0.3), (0.2, 0.4, 1)]):
+        rgb = np.stack([np.clip(c * (0.3 + yy + 0.2 * np.sin(7 * xx + i)), 0, 1) for c in hue], -1)
+        iio.imwrite(folder / f"p{i}.png", (rgb * 255).astype(np.uint8))
+    return folder
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result
+
+
+def weights(path):
+    return ColorizationModel.load(path).arrays()
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        assert wa[name].tobytes() == wb[name].tobytes(), name
+
+
+def test_train_writes_model_logs_and_checkpoints(photos, tmp_path):
+    out = tmp_path / "m.npz"
+    result = run("train", photos, "-o", out, "--iterations", 4, *TINY)
+    assert result.exit_code == 0, result.output
+    model = ColorizationModel.load(out)
+    assert model.meta["training"]["iterations"] == 4 and model.meta["data"]["photos"] == 3
+    for channel in "uv":
+        rows = list(csv.DictReader(open(tmp_path / f"m.{channel}.csv")))
+        assert [(r["first_step"], r["last_step"]) for r in rows] == [("0", "1"), ("2", "3")]
+        assert all(float(r["val_euclidean"]) > 0 for r in rows)
+        assert (tmp_path / f"m.ckpt-{channel}.npz").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []   # no temp files left
+
+
+def test_same_arguments_same_weights_and_resume_is_exact(photos, tmp_path):
+    straight, twice, resumed = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
+    assert run("train", photos, "-o", straight, "--iterations", 6, *TINY).exit_code == 0
+    assert run("train", photos, "-o", twice, "--iterations", 6, *TINY).exit_code == 0
+    assert_same_weights(straight, twice)
+    assert run("train", photos, "-o", resumed, "--iterations", 3, *TINY).exit_code == 0
+    refused = run("train", photos, "-o", resumed, "--iterations", 6, *TINY)
+    assert refused.exit_code == 1 and "--resume" in refused.stderr
+    assert run("train", photos, "-o", resumed, "--iterations", 6, "--resume", *TINY).exit_code == 0
+    assert_same_weights(straight, resumed)
+    other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *TINY[:-2], "--seed", "5")
+    assert other.exit_code == 1 and "other settings" in other.stderr
+
+
+def test_two_jobs_train_the_same_networks(photos, tmp_path):
+    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
+    assert run("train", photos, "-o", one, "--iterations", 3, *TINY).exit_code == 0
+    result = run("train", photos, "-o", two, "--iterations", 3, "--jobs", 2, *TINY)
+    assert result.exit_code == 0, result.output
+    w1, w2 = weights(one), weights(two)
+    for name in w1:     # one BLAS thread per process instead of two: equal to float32 rounding
+        np.testing.assert_allclose(w1[name], w2[name], rtol=1e-4, atol=1e-6)
+
+
+def test_divergence_stops_with_a_clear_message(photos, tmp_path):
+    out = tmp_path / "m.npz"
+    result = run("train", photos, "-o", out, "--iterations", 6, *TINY[:4], "--lr", "1e30",
+                 "--checkpoint-every", "1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: u: the weights became NaN or infinite")
+    assert not out.exists()
+
+
+def test_patches_then_train_on_shards(photos, tmp_path):
+    data = tmp_path / "data"
+    result = run("patches", photos, "-o", data, "--shard-size", 5, "--train-shards", 2, "--seed", 3)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in data.iterdir()) == ["train-000.npz", "train-001.npz", "val-000.npz"]
+    shards = ShardData(data)
+    assert len(shards.train) == 10 and len(shards.val) == 5
+    epoch = np.concatenate([shards.batch(0, s, 2) for s in range(5)])      # one epoch: every pair once
+    assert sorted(map(bytes, epoch)) == sorted(map(bytes, shards.train))
+    again = run("patches", photos, "-o", data, "--shard-size", 5)
+    assert again.exit_code == 1 and "already holds shards" in again.stderr
+    assert run("train", data, "-o", tmp_path / "m.npz", "--iterations", 2, *TINY).exit_code == 0
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--arch", "huge"], "--arch must be small, paper or a JSON file"),
+    (["--channels", "4,4"], "--channels needs 4 widths"),
+    (["--schedule", "l1:5"], "schedule must look like"),
+])
+def test_bad_training_options(photos, tmp_path, args, words):
+    result = run("train", photos, "-o", tmp_path / "m.npz", *args)
+    assert result.exit_code == 1 and result.stderr.startswith("error: ") and words in result.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_exactly(photos, tmp_path):
+    out = tmp_path / "m.npz"
+    args = [sys.executable, "-m", "colorize", "train", str(photos), "-o", str(out), *TINY[:-1], "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(args + ["--iterations", "100000"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    ckpt = tmp_path / "m.ckpt-u.npz"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted at step" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    step = int(stderr.split("interrupted at step ")[1].split(";")[0])
+    done = subprocess.run(args + ["--iterations", str(step + 2), "--resume"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    straight = tmp_path / "straight.npz"
+    assert run("train", photos, "-o", straight, "--iterations", step + 2, *TINY[:-1], "1").exit_code == 0
+    assert_same_weights(out, straight)
