@@ -81,6 +81,7 @@ def log_path(model_path, channel: str) -> Path:
     return model_path.with_name(f"{model_path.stem}.{channel}.csv")
 
 
+VAL_BATCH = 64          # windows per forward pass when measuring the validation loss
 LOG_FIELDS = ["channel", "first_step", "last_step", "loss", "train_loss", "val_euclidean", "val_cross_entropy", "seconds"]
 
 
@@ -194,7 +195,7 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
         if report:
             report(channel, step, loss)
         if step % config.log_every == 0 or step == config.iterations:
-            val_losses = validation_losses(net, val, channel, out, config.batch)
+            val_losses = validation_losses(net, val, channel, out, VAL_BATCH)
             log.append({"channel": channel, "first_step": first, "last_step": step - 1, "loss": loss_name,
                         "train_loss": float(np.mean(losses)), "val_euclidean": val_losses["euclidean"],
                         "val_cross_entropy": val_losses["cross_entropy"],
