@@ -19,11 +19,20 @@ def _run(kernel, jit):
 
 def _check_conv(x, W, name):
     W = np.ascontiguousarray(W)
-    x = as_nchw(x, channels=W.shape[1], dtype=W.dtype)
     if W.ndim != 4 or W.shape[2] != W.shape[3]:
-        raise ValueError(f"{name} W must be (C_out, C_in, k, k), got shape {W.shape}")
+        raise ValueError(f"{name}: W must be (C_out, C_in, k, k), got shape {W.shape}")
+    x = as_nchw(x, channels=W.shape[1], dtype=W.dtype)
     check_kernel_size(W.shape[2], x.shape[2], x.shape[3])
     return x, W
+
+
+def _check_full_conv(x, W, k, name):
+    W = np.ascontiguousarray(W)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{name}: kernel size k must be a positive integer, got {k!r}")
+    if W.ndim != 2 or W.shape[0] % (k * k):
+        raise ValueError(f"{name}: W must be (C_out·k·k, C_in) with k={k}, got shape {W.shape}")
+    return as_nchw(x, channels=W.shape[1], dtype=W.dtype), W
 
 
 def conv2d_forward(x, W, b, jit=True):
@@ -53,8 +62,7 @@ def full_conv2d_forward(x, W, b, k, jit=True):
     ``W`` is (C_out·k·k, C_in) with rows ordered (o, i, j); every output pixel
     is the mean of the k×k patch predictions that cover it.
     """
-    W = np.ascontiguousarray(W)
-    x = as_nchw(x, channels=W.shape[1], dtype=W.dtype)
+    x, W = _check_full_conv(x, W, k, "full_conv2d_forward")
     n, _, h, w = x.shape
     y = np.zeros((n, W.shape[0] // (k * k), h + k - 1, w + k - 1), dtype=x.dtype)
     _run(kernels.full_conv_forward_direct, jit)(x, W, np.asarray(b, x.dtype), k, y)
@@ -63,8 +71,7 @@ def full_conv2d_forward(x, W, b, k, jit=True):
 
 def full_conv2d_backward(x, W, k, dy, jit=True):
     """(dx, dW, db) of :func:`full_conv2d_forward` for the output gradient dy."""
-    W = np.ascontiguousarray(W)
-    x = as_nchw(x, channels=W.shape[1], dtype=W.dtype)
+    x, W = _check_full_conv(x, W, k, "full_conv2d_backward")
     dx, dW, db = np.zeros_like(x), np.zeros_like(W), np.zeros(W.shape[0], x.dtype)
     _run(kernels.full_conv_backward_direct, jit)(x, W, k, np.ascontiguousarray(dy, x.dtype), dx, dW, db)
     return dx, dW, db

@@ -115,3 +115,13 @@ def test_layer_rejects_wrong_channels_and_dtype():
         layer.forward(np.zeros((1, 3, 2, 2), np.float32))
     with pytest.raises(RuntimeError, match="forward first"):
         Conv2D(1, 1, 1).backward(np.zeros((1, 1, 2, 2), np.float32))
+
+
+def test_naive_reference_validates_its_arguments():
+    x = np.zeros((1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"W must be \(C_out, C_in, k, k\), got shape \(3,\)"):
+        naive.conv2d_forward(x, np.zeros(3), np.zeros(1))
+    with pytest.raises(ValueError, match=r"W must be \(C_out·k·k, C_in\) with k=2, got shape \(10, 2\)"):
+        naive.full_conv2d_forward(x, np.zeros((10, 2)), np.zeros(10), 2)
+    with pytest.raises(ValueError, match="positive integer, got 0"):
+        naive.full_conv2d_backward(x, np.zeros((4, 2)), 0, np.zeros((1, 1, 5, 5)))
