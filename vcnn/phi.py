@@ -12,7 +12,7 @@ import kernels
 from vcnn._checks import as_nchw, check_kernel_size
 
 
-def phi(x: np.ndarray, k: int) -> np.ndarray:
+def phi(x: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
     """Vectorize a batch: every receptive field of ``x`` as one column.
 
     Parameters
@@ -20,6 +20,10 @@ def phi(x: np.ndarray, k: int) -> np.ndarray:
     x : ndarray, float32 or float64, shape (N, C, H, W)
     k : int
         Kernel size; stride 1, valid placement.
+    out : ndarray, shape (C·k·k, N·Ho·Wo), C-contiguous, dtype of ``x``, optional
+        Buffer to fill (overwritten), e.g. one kept from the previous batch:
+        φ is the largest array of a layer, and writing into memory already
+        mapped spares the first-touch cost of a fresh one.
 
     Returns
     -------
@@ -30,7 +34,8 @@ def phi(x: np.ndarray, k: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``x`` is not a non-empty float (N, C, H, W) array or ``k`` does not fit.
+        If ``x`` is not a non-empty float (N, C, H, W) array, ``k`` does not
+        fit, or ``out`` is not a buffer of the right shape and dtype.
 
     Notes
     -----
@@ -49,9 +54,14 @@ def phi(x: np.ndarray, k: int) -> np.ndarray:
     x = as_nchw(x)
     n, c, h, w = x.shape
     k = check_kernel_size(k, h, w)
-    cols = np.empty((c * k * k, n * (h - k + 1) * (w - k + 1)), dtype=x.dtype)
-    kernels.im2col(x, k, cols)
-    return cols
+    shape = (c * k * k, n * (h - k + 1) * (w - k + 1))
+    if out is None:
+        out = np.empty(shape, dtype=x.dtype)
+    elif out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {x.dtype} array of shape {shape}, "
+                         f"got {out.dtype} {out.shape}")
+    kernels.im2col(x, k, out)
+    return out
 
 
 def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -63,8 +73,8 @@ def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None
     x_shape : tuple (N, C, H, W)
         Shape of the image batch the columns were taken from.
     k : int
-    out : ndarray, shape ``x_shape``, optional
-        Buffer to fill (it is zeroed first).
+    out : ndarray, shape ``x_shape``, C-contiguous, dtype of ``cols``, optional
+        Buffer to fill (overwritten).
 
     Returns
     -------
@@ -91,8 +101,9 @@ def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None
         raise ValueError(f"cols must be float32 or float64, got {cols.dtype}")
     cols = np.ascontiguousarray(cols)
     if out is None:
-        out = np.zeros((n, c, h, w), dtype=cols.dtype)
-    else:
-        out[...] = 0
-    kernels.col2im(cols, k, out)
+        out = np.empty((n, c, h, w), dtype=cols.dtype)
+    elif out.shape != (n, c, h, w) or out.dtype != cols.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {cols.dtype} array of shape {(n, c, h, w)}, "
+                         f"got {out.dtype} {out.shape}")
+    kernels.col2im(cols, k, out)                 # col2im zeroes each plane as it sums into it
     return out
