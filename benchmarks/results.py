@@ -1,0 +1,90 @@
+"""What every benchmark here shares: timing, the machine it ran on, RESULTS.md.
+
+Each benchmark owns one section of ``benchmarks/RESULTS.md``, between
+``<!-- NAME:start -->`` and ``<!-- NAME:end -->``; writing it replaces that
+section only, so the sections of other benchmarks survive.
+"""
+import os
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+
+def median_times(fns: dict, runs: int, warmup: int = 1) -> dict:
+    """Median wall time in seconds of each callable, runs interleaved.
+
+    Every callable is called ``warmup`` times first (the first Numba call
+    compiles, the first BLAS call spins up its threads). Then the callables
+    take turns, run after run, so that a disturbance of the shared machine
+    hits them all alike and the ratios between them hold.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> str:
+    """The BLAS numpy calls, as threadpoolctl reports it (kernel = 'architecture')."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl not installed)"
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            return (f"{pool.get('internal_api')} {pool.get('version')}, kernel {pool.get('architecture')}, "
+                    f"{pool.get('num_threads')} threads")
+    return "unknown (no BLAS pool found)"
+
+
+def machine_lines(extra_versions: dict | None = None) -> list:
+    """Markdown bullet lines describing this machine and the software versions."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__}
+    versions.update(extra_versions or {})
+    pinned = {v: os.environ[v] for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                                         "OMP_NUM_THREADS", "NUMBA_NUM_THREADS") if v in os.environ}
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return [
+        f"- CPU: {cpu_model()}, {cores} cores available",
+        f"- BLAS (threadpoolctl): {blas_info()}",
+        f"- Numba threading layer: {numba.threading_layer()}, {numba.config.NUMBA_NUM_THREADS} threads",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "- BLAS/thread variables set: " + (", ".join(f"{k}={v}" for k, v in pinned.items()) or "none"),
+        f"- load average at the end (1, 5, 15 min): {load}",
+    ]
+
+
+def write_section(path, name: str, body: str) -> None:
+    """Put ``body`` between this benchmark's markers in ``path``, keeping every other section."""
+    path = Path(path)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    section = f"{start}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\nWritten by the scripts in `benchmarks/`.\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)

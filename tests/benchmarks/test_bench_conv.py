@@ -1,0 +1,50 @@
+"""Smoke test of benchmarks/bench_conv.py on tiny shapes: the script must not rot.
+
+No timing assertions: the machine is shared and times move. torch is not needed.
+"""
+import pytest
+
+from benchmarks import bench_conv
+from benchmarks.results import write_section
+
+TINY = [bench_conv.Case("layer 2, 3 ch", n, 3, 2, 4, 9) for n in (1, 2)]
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return bench_conv.measure(TINY, runs=1, naive_budget=1e-5, with_torch=False, log=lambda *_: None)
+
+
+def test_measure_times_every_engine(rows):
+    assert [r["case"] for r in rows] == TINY
+    for r in rows:
+        for engine in ("vcnn", "numba naive", "pure Python"):
+            assert r[engine] > 0
+        assert "torch" not in r
+        assert "pure Python" in r["notes"]              # always extrapolated, and marked so
+    assert "numba naive" in rows[1]["notes"]            # over the budget: timed on a proxy
+
+
+def test_table_has_one_line_per_case(rows):
+    lines = bench_conv.table(rows).splitlines()
+    assert len(lines) == 2 + len(TINY)
+    assert "vcnn GFLOP/s" in lines[0] and "torch" not in lines[0]
+    assert lines[3].startswith("| layer 2, 3 ch | 2 |") and "*(extrap.)*" in lines[3]
+
+
+def test_breakdown_memory_and_report(rows, tmp_path):
+    times = bench_conv.breakdown(TINY[1], runs=1)
+    assert {"φ (im2col)", "φᵀ (col2im)", "GEMM  Wᵀ·dY", "whole layer"} <= set(times)
+    assert all(s > 0 for s in times.values())
+    memory = bench_conv.peak_memory(TINY[1])
+    assert memory["first step"] >= memory["im2col buffer"] > 0
+    text = bench_conv.report(rows, times, memory, 1.0, "python3 benchmarks/bench_conv.py", "not installed")
+    assert "φ and φᵀ together" in text and "not installed" in text
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Results\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n")
+    write_section(out, bench_conv.SECTION, text)
+    write_section(out, bench_conv.SECTION, "second run")
+    written = out.read_text()
+    assert "kept" in written and "second run" in written and text not in written
+    assert written.count("<!-- bench_conv:start -->") == 1
