@@ -35,7 +35,15 @@ def test_gradient_vanishes_at_the_target(loss):
 def test_cross_entropy_is_finite_when_saturated():
     z = np.array([-800.0, 800.0]).reshape(1, 1, 1, 2)
     loss, dz = cross_entropy(z, np.array([HI, LO]).reshape(z.shape), LO, HI)
-    assert loss == pytest.approx(800.0) and np.all(np.isfinite(dz))
+    assert loss == pytest.approx(800.0 * (HI - LO) ** 2 / 4) and np.all(np.isfinite(dz))
+
+
+def test_both_losses_have_the_same_curvature_at_zero():
+    """One learning rate serves both phases: equal second derivatives in z at z = 0."""
+    z, target, h = np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)), 1e-4
+    curvature = [(loss(z + h, target, LO, HI)[1] - loss(z - h, target, LO, HI)[1]).item() / (2 * h)
+                 for loss in (euclidean, cross_entropy)]
+    assert curvature[0] == pytest.approx(curvature[1], rel=1e-6)
 
 
 def test_loss_rejects_mismatched_shapes():
