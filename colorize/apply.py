@@ -3,7 +3,9 @@
 `colorize_file` reads one image, colorizes its luminance and writes a PNG
 that keeps the input's alpha channel and bit depth; `colorize_files` does it
 for files and folders, naming each output ``<stem>_colorized.png`` and
-reporting bad files without stopping.
+reporting bad files without stopping. Under ``mpiexec -n K`` the files are
+shared out over the K processes; each image is colorized by one process
+alone, so the outputs are the files one process writes.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from colorize.batch import BatchResult, Progress, Report, find_images, output_pa
 from colorize.images import ImageInfo, read_image, write_png
 from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_image
 from colorize.model import load_model
+from colorize.parallel import Communicator, world
 
 #: Appended to the input's stem to name its output.
 SUFFIX = "_colorized"
@@ -73,7 +76,7 @@ def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, over
 def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, overwrite: bool = False,
                    refine: bool = True, radius: int = RADIUS, eps: float = EPS, batch: int = BATCH,
                    equalize: bool = False, report: Report | None = None,
-                   progress: Progress | None = None) -> BatchResult:
+                   progress: Progress | None = None, comm: Communicator | None = None) -> BatchResult:
     """Colorize image files and folders into ``out_dir/<stem>_colorized.png``.
 
     Parameters
@@ -95,11 +98,16 @@ def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, over
         raises.
     progress : callable list -> iterable, optional
         Wraps the list of images, e.g. in a progress bar.
+    comm : Communicator, optional
+        Default `colorize.parallel.world`: under ``mpiexec -n K`` every rank
+        calls this with the same arguments, rank r colorizes images r, r+K, …
+        (see `colorize.batch.run_batch`) and reports its own problems.
 
     Returns
     -------
     BatchResult
         ``done``: input -> output written; ``failed``: input -> reason.
+        Under MPI, of every rank's images, on every rank.
 
     Raises
     ------
@@ -123,4 +131,4 @@ def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, over
         return targets[src]
 
     return run_batch([p for p in images if p in targets], one, report, progress,
-                     failed={**missing, **refused})
+                     failed={**missing, **refused}, comm=comm or world())

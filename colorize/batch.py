@@ -6,6 +6,10 @@ reported in one line and skipped, the rest are processed, and the caller
 learns what failed. Both also write files next to user data, so output names
 are checked here, once: an input is never overwritten, and two inputs never
 write to the same output.
+
+Given a communicator of K ranks (``mpiexec -n K``), `run_batch` shares the
+files out: rank r processes files r, r+K, r+2K, … and every rank gets back
+the result of all of them.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from colorize.images import ImageError, list_images
+from colorize.parallel import Communicator
 
 #: Errors that mean "this file could not be processed", reported and skipped.
 #: (ImageError is a ValueError.) Anything else is a bug and propagates.
@@ -111,7 +116,8 @@ def output_paths(images: list[Path], out_dir: str | os.PathLike, suffix: str,
 
 
 def run_batch(paths: list[Path], fn: Callable[[Path], object], report: Report | None = None,
-              progress: Progress | None = None, failed: dict[Path, str] | None = None) -> BatchResult:
+              progress: Progress | None = None, failed: dict[Path, str] | None = None,
+              comm: Communicator | None = None) -> BatchResult:
     """Call ``fn(path)`` for each path; report and skip the ones that fail.
 
     Parameters
@@ -126,21 +132,41 @@ def run_batch(paths: list[Path], fn: Callable[[Path], object], report: Report | 
     failed : dict Path -> reason, optional
         Failures found earlier (missing inputs, refused outputs): reported
         first, then kept in the result.
+    comm : Communicator, optional
+        Rank r of K calls ``fn`` on paths r, r+K, … only, reports their
+        failures itself (rank 0 reports the earlier ones), and gets the
+        result of every rank; ``fn``'s results must then be picklable.
 
     Returns
     -------
     BatchResult
+        Of all the paths (on every rank), ``done`` in the order of `paths`.
     """
+    comm = comm or Communicator()
     result = BatchResult()
     for path, reason in (failed or {}).items():
-        _fail(result, path, reason, report)
-    for path in (progress or iter)(paths):
+        _fail(result, path, reason, report if comm.rank == 0 or report is None else _quiet)
+    for path in (progress or iter)(paths[comm.rank::comm.size]):
         try:
             result.done[path] = fn(path)
         except FILE_ERRORS as err:
             reason = str(err) if str(path) in str(err) else f"{path}: {err}"
             _fail(result, path, reason, report, err)
-    return result
+    if comm.size == 1:
+        return result
+    parts = comm.gather(result)                 # path i was rank (i mod K)'s
+    merged = BatchResult(failed=dict(failed or {}))
+    for i, path in enumerate(paths):
+        part = parts[i % comm.size]
+        if path in part.done:
+            merged.done[path] = part.done[path]
+        else:
+            merged.failed[path] = part.failed[path]
+    return merged
+
+
+def _quiet(line: str) -> None:
+    """A report that says nothing: rank 0 says the line."""
 
 
 def _fail(result: BatchResult, path: Path, reason: str, report: Report | None,

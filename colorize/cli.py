@@ -7,10 +7,21 @@ value, a missing or unreadable file or a bad model prints one line
 ``error: ...`` on stderr and exits with 1 (2 for a usage error), never a
 traceback. With several inputs, a bad one is reported and skipped, and the
 exit code is 1 at the end.
+
+Under ``mpiexec -n K`` every rank runs the same command (`train` and `apply`
+spread their work, see `colorize.parallel`). A failure every rank meets at
+the same point (usage errors, Ctrl-C, divergence, an agreed exit code) is
+shown by rank 0 alone and every rank exits with it. Any other failure may be
+one rank's alone while the others wait for it in a collective: that rank
+shows its error and aborts the whole job (``MPI_Abort``), as ``python -m
+mpi4py`` does, so that the job ends instead of hanging.
 """
 from __future__ import annotations
 
 import functools
+import io
+import time
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +33,7 @@ from colorize.evaluate import evaluate as evaluate_photos
 from colorize.evaluate import format_table, write_results
 from colorize.infer import BATCH, EPS, RADIUS
 from colorize.model import load_model, parse_architecture
+from colorize.parallel import Communicator, ParallelError, world
 from colorize.patches import write_shards
 from colorize.train import Interrupted, TrainConfig, TrainingError, log_path
 from colorize.train import train as train_model
@@ -31,14 +43,20 @@ _HELP_ERRORS = tuple(filter(None, [getattr(click.exceptions, "NoArgsIsHelpError"
 
 
 class _Error(click.ClickException):
-    """A failure shown as the one line ``error: <message>``."""
+    """A failure shown as the one line ``error: <message>``.
 
-    def __init__(self, message: str, exit_code: int = 1):
+    ``every_rank``: under MPI, every rank raises it at the same point, and
+    rank 0 alone shows it.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1, every_rank: bool = False):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code, self.every_rank = exit_code, every_rank
 
     def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        rank = _comm().rank
+        if rank == 0 or not self.every_rank:
+            click.echo(f"error: {f'rank {rank}: ' if rank else ''}{self.format_message()}", err=True)
 
 
 @contextmanager
@@ -50,23 +68,58 @@ def _one_line_errors():
         raise
     except click.UsageError as err:
         hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
-        raise _Error(err.format_message() + hint, exit_code=2) from None
+        raise _Error(err.format_message() + hint, exit_code=2, every_rank=True) from None
     except BrokenPipeError:
         raise                                   # click's own handling: exit quietly
-    except FILE_ERRORS as err:
+    except (*FILE_ERRORS, ParallelError) as err:
         raise _Error(str(err)) from None
 
 
+@contextmanager
+def _one_rank_ends_the_job():
+    """Under MPI, a failure not known to be every rank's shows itself and aborts the job."""
+    try:
+        yield
+    except (click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except Exception as err:
+        comm = _comm()
+        if comm.size == 1 or getattr(err, "every_rank", False):
+            raise
+        if comm.rank:
+            time.sleep(1)       # if rank 0 fails too, its abort ends this rank first: one message, not K
+        if isinstance(err, click.ClickException):
+            err.show()
+        else:
+            traceback.print_exc()
+        comm.abort(getattr(err, "exit_code", 1))
+
+
 class _Group(click.Group):
-    """A click group whose parsing and commands fail in one line (see `_one_line_errors`)."""
+    """A click group whose parsing and commands fail in one line (see `_one_line_errors`),
+    and whose commands, under MPI, never leave a job hanging (see `_one_rank_ends_the_job`)."""
 
     def make_context(self, *args, **kwargs):
         with _one_line_errors():
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx):
-        with _one_line_errors():
+        with _one_rank_ends_the_job(), _one_line_errors():
+            world()                                 # under mpiexec, start MPI (or say why it cannot)
             return super().invoke(ctx)
+
+
+def _comm() -> Communicator:
+    """`world()`, or one lone process when MPI cannot start (`invoke` says why)."""
+    try:
+        return world()
+    except ParallelError:
+        return Communicator()
+
+
+def _lead_stderr():
+    """Stderr on rank 0; under MPI the other ranks keep quiet."""
+    return click.get_text_stream("stderr") if _comm().rank == 0 else io.StringIO()
 
 
 def _report(line: str) -> None:
@@ -79,7 +132,7 @@ def _progress(label: str):
         if len(items) < 2:
             yield from items
             return
-        with click.progressbar(items, label=label, file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(items, label=label, file=_lead_stderr()) as bar:
             yield from bar
     return wrap
 
@@ -96,7 +149,7 @@ def _load_model(name):
 def _exit_status(run_failed, done_count: int, inputs) -> None:
     """Exit 1 if any input failed or none was found."""
     if not done_count and not run_failed:
-        raise _Error(f"no image files found in {', '.join(map(str, inputs))}")
+        raise _Error(f"no image files found in {', '.join(map(str, inputs))}", every_rank=True)
     if run_failed:
         click.get_current_context().exit(1)
 
@@ -146,12 +199,14 @@ def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, 
     \b
     Example:
       colorize apply grandpa.jpg scans/ -o colorized/
+      mpiexec -n 4 colorize apply scans/ -o colorized/    # files shared out over 4 processes
     """
     run = colorize_files(inputs, out, _load_model(model_name), overwrite=overwrite, refine=not no_refine,
                          radius=radius, eps=eps, batch=batch, equalize=equalize,
                          report=_report, progress=_progress("colorizing"))
-    for dst in run.done.values():
-        click.echo(dst)
+    if _comm().rank == 0:           # under MPI, `run` holds every rank's files, in input order
+        for dst in run.done.values():
+            click.echo(dst)
     _exit_status(run.failed, len(run.done), inputs)
 
 
@@ -244,25 +299,29 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
 
     Ctrl-C saves checkpoints and stops; --resume continues exactly where the
     run stopped. The same DATA, options and seed give the same weights.
+    Under 'mpiexec -n K' each step's batch is split over the K processes
+    (the same weights, to float32 rounding); see README, "Scaling out".
 
     \b
     Example:
       colorize train photos/ -o my.npz --iterations 5000 --jobs 2
       colorize train data/ -o my.npz --iterations 10000 --resume
+      mpiexec -n 4 colorize train data/ -o my.npz --batch 64
     """
     config = TrainConfig(parse_architecture(arch, channels), iterations, batch, lr, momentum, weight_decay,
                          schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every)
     last = {}
-    with click.progressbar(length=2 * iterations, label="training", file=click.get_text_stream("stderr"),
+    with click.progressbar(length=2 * iterations, label="training", file=_lead_stderr(),
                            item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())) as bar:
         def report(channel, step, loss):
             last[channel] = loss
             bar.update(1, channel)
-        try:
-            train_model(data, model_path, config, resume=resume, jobs=jobs, report=report)
+        try:        # both are raised on every rank at the same step under MPI
+            model = train_model(data, model_path, config, resume=resume, jobs=jobs, report=report)
         except Interrupted as err:
-            raise _Error(f"{err}; continue with --resume", exit_code=130) from None
+            raise _Error(f"{err}; continue with --resume", exit_code=130, every_rank=True) from None
         except TrainingError as err:
-            raise _Error(str(err)) from None
-    click.echo(f"model written to {model_path} (loss logs: {log_path(model_path, 'u').name}, "
-               f"{log_path(model_path, 'v').name})")
+            raise _Error(str(err), every_rank=True) from None
+    if model is not None:           # rank 0
+        click.echo(f"model written to {model_path} (loss logs: {log_path(model_path, 'u').name}, "
+                   f"{log_path(model_path, 'v').name})")

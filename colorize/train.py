@@ -7,6 +7,16 @@ cycled schedule), and the state saved in the checkpoint (weights, SGD
 velocities, step). Hence the same arguments give the same weights bit for
 bit, and a run interrupted and resumed ends where an uninterrupted one does.
 
+Under ``mpiexec -n K`` (see :mod:`colorize.parallel`) each step is spread over
+the K ranks, synchronous data-parallel SGD: every rank draws the same global
+batch of (seed, step), takes its share of rows, and computes the gradient of
+its share weighted by share/batch; the sum of these over the ranks
+(``Allreduce``) is the gradient of the mean over the whole batch, and every
+rank applies the same update to the same weights. So K ranks reach the
+weights of one process, up to the float32 rounding of another summation
+order. Rank 0 alone validates, reports, and writes logs, checkpoints and the
+model; the others write nothing.
+
 Files beside ``MODEL.npz``: ``MODEL.ckpt-u.npz`` and ``MODEL.ckpt-v.npz``
 (checkpoints, written atomically), ``MODEL.u.csv`` and ``MODEL.v.csv`` (the
 loss log, one row per ``log_every`` steps).
@@ -28,6 +38,7 @@ import numpy as np
 
 import vcnn
 from colorize.model import CHROMA_RANGES, PATCH, Y_OFFSET, ColorizationModel, init_network, output_size
+from colorize.parallel import Communicator, share_of, sum_gradients, world
 from colorize.patches import open_data, targets
 from vcnn.atomic import atomic_path
 from vcnn.losses import LOSSES, loss_at, parse_schedule
@@ -153,7 +164,31 @@ def validation_losses(net, windows, channel, out, batch) -> dict:
     return {name: total / len(windows) for name, total in sums.items()}
 
 
-def train_channel(channel, data, config: TrainConfig, model_path, resume=False, report=None, stop=_StopFlag):
+def _resume(ckpt, net, opt, config, comm):
+    """(step, log, elapsed) of the checkpoint, or (0, [], 0.0) without one.
+
+    Rank 0 reads it and sends its arrays to every rank (the other ranks need
+    not see the file), so that all start from the same state; an error
+    reading it is raised on every rank.
+    """
+    found = None
+    if comm.rank == 0 and ckpt.exists():
+        try:
+            found = _load_checkpoint(ckpt, net, opt, config)
+        except (TrainingError, ValueError, OSError) as e:
+            found = e
+    found = comm.share(found)
+    if isinstance(found, Exception):
+        raise found
+    if found is None:
+        return 0, [], 0.0
+    for value in [value for _, value, _ in net.parameters()] + list(opt.velocity.values()):
+        comm.broadcast(value)
+    return found
+
+
+def train_channel(channel, data, config: TrainConfig, model_path, resume=False, report=None, stop=_StopFlag,
+                  comm: Communicator | None = None):
     """Train the network of one channel ("u" or "v") to ``config.iterations`` steps.
 
     Saves its checkpoint every ``checkpoint_every`` steps and at the end; on
@@ -161,46 +196,61 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     NaN or infinite loss it raises :class:`TrainingError` and leaves the last
     good checkpoint as it was. ``report(channel, step, loss)`` is called after
     every step.
+
+    With a communicator of K > 1 ranks (``comm``, default
+    :func:`colorize.parallel.world`), every rank calls this with the same
+    arguments and each step is spread over them (see the module's notes).
+    Interrupted and TrainingError are then raised on every rank at the same
+    step: the stop flag and the loss are summed over the ranks before anyone
+    acts on them.
     """
+    comm = comm or world()
+    lead = comm.rank == 0
     out = output_size(config.specs, config.patch)
     net = init_network(config.specs, config.seed, channel)
     opt = vcnn.SGD(net.parameters(), config.lr, config.momentum, config.weight_decay)
+    grads = [grad for _, _, grad in net.parameters()]
     ckpt = checkpoint_path(model_path, channel)
-    step, log, elapsed = 0, [], 0.0
-    if resume and ckpt.exists():
-        step, log, elapsed = _load_checkpoint(ckpt, net, opt, config)
+    step, log, elapsed = _resume(ckpt, net, opt, config, comm) if resume else (0, [], 0.0)
     schedule = parse_schedule(config.schedule)
-    val = data.validation(config.seed, config.val_patches)
+    rows = share_of(config.batch, comm)
+    weight = (rows.stop - rows.start) / config.batch    # the losses are means over this rank's rows only
+    val = data.validation(config.seed, config.val_patches) if lead else None
     started, losses, first = time.perf_counter() - elapsed, [], step
 
     def save():
         if not all(np.all(np.isfinite(value)) for _, value, _ in net.parameters()):
             raise TrainingError(f"{channel}: the weights became NaN or infinite by step {step}; stopped, "
                                 f"the last good checkpoint is kept; try a lower --lr")
-        _save_checkpoint(ckpt, net, opt, channel, step, config, log, time.perf_counter() - started)
+        if lead:
+            _save_checkpoint(ckpt, net, opt, channel, step, config, log, time.perf_counter() - started)
 
     while step < config.iterations:
-        if stop.raised:
+        if comm.sum(np.array([stop.raised], np.int32))[0]:         # any rank interrupted: all stop here
             save()
             raise Interrupted(f"{channel}: interrupted at step {step}; checkpoint {ckpt} saved")
         loss_name = loss_at(schedule, step)
         opt.zero_grad()
-        loss, dz = _channel_loss(net, data.batch(config.seed, step, config.batch), channel, loss_name, out)
+        windows = data.batch(config.seed, step, config.batch)[rows]
+        loss, dz = _channel_loss(net, windows, channel, loss_name, out)
+        loss = float(comm.sum(np.array([loss * weight]))[0])       # the mean over the whole batch
         if not np.isfinite(loss):
             raise TrainingError(f"{channel}: the {loss_name} loss became {loss} at step {step}; stopped, "
                                 f"the last good checkpoint is kept; try a lower --lr")
-        net.backward(dz)
+        net.backward(dz * np.float32(weight) if comm.size > 1 else dz)
+        sum_gradients(grads, comm)              # Σ over ranks of share-weighted gradients = the batch's gradient
         opt.step()
         step, losses = step + 1, losses + [loss]
-        if report:
+        if report and lead:
             report(channel, step, loss)
         if step % config.log_every == 0 or step == config.iterations:
-            val_losses = validation_losses(net, val, channel, out, VAL_BATCH)
-            log.append({"channel": channel, "first_step": first, "last_step": step - 1, "loss": loss_name,
-                        "train_loss": float(np.mean(losses)), "val_euclidean": val_losses["euclidean"],
-                        "val_cross_entropy": val_losses["cross_entropy"],
-                        "seconds": round(time.perf_counter() - started, 3)})
-            _write_log(log_path(model_path, channel), log)
+            if lead:
+                val_losses = validation_losses(net, val, channel, out, VAL_BATCH)
+                log.append({"channel": channel, "first_step": first, "last_step": step - 1, "loss": loss_name,
+                            "train_loss": float(np.mean(losses)), "val_euclidean": val_losses["euclidean"],
+                            "val_cross_entropy": val_losses["cross_entropy"],
+                            "seconds": round(time.perf_counter() - started, 3)})
+                _write_log(log_path(model_path, channel), log)
             first, losses = step, []
         if step % config.checkpoint_every == 0 or step == config.iterations:
             save()
@@ -285,7 +335,7 @@ def assemble(model_path, config: TrainConfig, data_description: dict) -> Coloriz
 
 
 def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs: int = 1,
-          report=None) -> ColorizationModel:
+          report=None, comm: Communicator | None = None) -> ColorizationModel | None:
     """Train both networks on ``data_path`` (shard folder or photos) and write ``model_path``.
 
     Parameters
@@ -298,12 +348,17 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
         ``config.iterations`` steps in total); without it, existing
         checkpoints are refused rather than overwritten.
     jobs : 1 or 2
-        2 trains U and V in two processes at once.
+        2 trains U and V in two processes at once (not under MPI).
     report : callable(channel, step, loss), optional
+        Called on rank 0 only.
+    comm : Communicator, optional
+        Default :func:`colorize.parallel.world`: under ``mpiexec -n K`` every
+        rank calls ``train`` with the same arguments and each step is spread
+        over the K ranks; U is trained, then V.
 
     Returns
     -------
-    ColorizationModel
+    ColorizationModel, or None on the ranks other than 0
 
     Raises
     ------
@@ -314,6 +369,13 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
         raise ValueError(f"folder {model_path.parent} of the model file does not exist")
     if jobs not in (1, 2):
         raise ValueError(f"jobs must be 1 or 2 (one process per network), got {jobs}")
+    comm = comm or world()
+    if comm.size > 1 and jobs != 1:
+        raise ValueError(f"--jobs {jobs} does not combine with mpiexec: under MPI the two networks train "
+                         f"one after the other, each spread over all {comm.size} ranks; leave --jobs out")
+    if comm.size > config.batch:
+        raise ValueError(f"the batch ({config.batch}) must be at least the number of MPI ranks ({comm.size}): "
+                         f"every rank takes a share of it")
     existing = [checkpoint_path(model_path, c) for c in CHROMA_RANGES if checkpoint_path(model_path, c).exists()]
     if existing and not resume:
         raise ValueError(f"checkpoint {existing[0]} exists: pass --resume to continue it, or remove it")
@@ -324,5 +386,5 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     else:
         with sigint_sets(_StopFlag()) as flag:
             for channel in CHROMA_RANGES:
-                train_channel(channel, data, config, model_path, resume, report, flag)
-    return assemble(model_path, config, data.description)
+                train_channel(channel, data, config, model_path, resume, report, flag, comm)
+    return assemble(model_path, config, data.description) if comm.rank == 0 else None
