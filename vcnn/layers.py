@@ -171,7 +171,7 @@ class FullConv2D:
         if dy.shape != self.out_shape:
             raise ValueError(f"dy must have shape {self.out_shape}, got {dy.shape}")
         dP = phi(dy / self.counts, self.k)
-        np.matmul(dP, self.x_cols.T, out=self.dW)
+        _weight_gradient(dP, self.x_cols, self.dW)
         np.sum(dP, axis=1, out=self.db)
         dx = phi_adjoint(self.W.T @ dP, self.x_shape, 1)
         self.x_cols = None
