@@ -39,7 +39,7 @@ def test_breakdown_memory_and_report(rows, tmp_path):
     memory = bench_conv.peak_memory(TINY[1])
     assert memory["first step"] >= memory["im2col buffer"] > 0
     text = bench_conv.report(rows, times, memory, 1.0, "python3 benchmarks/bench_conv.py", "not installed")
-    assert "φ and φᵀ together" in text and "not installed" in text
+    assert "Peak memory" in text and "not installed" in text
 
     out = tmp_path / "RESULTS.md"
     out.write_text("# Results\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n")
@@ -48,3 +48,16 @@ def test_breakdown_memory_and_report(rows, tmp_path):
     written = out.read_text()
     assert "kept" in written and "second run" in written and text not in written
     assert written.count("<!-- bench_conv:start -->") == 1
+
+
+def test_targets_and_torch_column_from_given_figures():
+    """The formatting of a paper-width run with PyTorch, on made-up figures (nothing timed)."""
+    case = bench_conv.Case("layer 2, 512 ch", 8, 512, 512, 4, 54)
+    rows = [{"case": case, "vcnn": 1.2, "numba naive": 600.0, "pure Python": 6e6, "torch": 1.0,
+             "notes": {"pure Python": "extrapolated"}}]
+    times = {"φ (im2col)": 0.05, "GEMM  Y = W·φ(X)": 0.35, "φᵀ (col2im)": 0.05, "whole layer": 1.2}
+    lines = bench_conv.targets(rows, phi_share=0.1)
+    assert "**500×**" in lines[0] and "**5,000,000×**" in lines[0]
+    assert "vcnn / PyTorch = **1.20**" in lines[1] and "**10.0 %**" in lines[2]
+    assert bench_conv.table(rows).splitlines()[2].endswith("| 1 | 524 | 1.20 |")
+    assert "1.20× PyTorch's time" in bench_conv.verdict(rows, times, peak=100.0)
