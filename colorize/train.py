@@ -93,12 +93,29 @@ def log_path(model_path, channel: str) -> Path:
 
 
 VAL_BATCH = 64          # windows per forward pass when measuring the validation loss
-LOG_FIELDS = ["channel", "first_step", "last_step", "loss", "train_loss", "val_euclidean", "val_cross_entropy", "seconds"]
+LOG_FIELDS = ["channel", "first_step", "last_step", "train_euclidean", "train_cross_entropy",
+              "val_euclidean", "val_cross_entropy", "seconds"]
 
 
 class _StopFlag:
     """Set by SIGINT; training looks at it between steps, never in the middle of one."""
     raised = False
+
+
+class _ChildStopFlag(_StopFlag):
+    """A worker's flag: also raised when its parent is gone, so no orphan trains on."""
+
+    def __init__(self):
+        self.parent = os.getppid()
+        self.signalled = False
+
+    @property
+    def raised(self):
+        return self.signalled or os.getppid() != self.parent
+
+    @raised.setter
+    def raised(self, value):
+        self.signalled = value
 
 
 @contextmanager
@@ -216,7 +233,8 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     rows = share_of(config.batch, comm)
     weight = (rows.stop - rows.start) / config.batch    # the losses are means over this rank's rows only
     val = data.validation(config.seed, config.val_patches) if lead else None
-    started, losses, first = time.perf_counter() - elapsed, [], step
+    started, first = time.perf_counter() - elapsed, step
+    losses = {name: [] for name in LOSSES}      # this log row's training losses, by the loss in force
 
     def save():
         if not all(np.all(np.isfinite(value)) for _, value, _ in net.parameters()):
@@ -240,18 +258,20 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
         net.backward(dz * np.float32(weight) if comm.size > 1 else dz)
         sum_gradients(grads, comm)              # Σ over ranks of share-weighted gradients = the batch's gradient
         opt.step()
-        step, losses = step + 1, losses + [loss]
+        step += 1
+        losses[loss_name].append(loss)
         if report and lead:
             report(channel, step, loss)
         if step % config.log_every == 0 or step == config.iterations:
             if lead:
                 val_losses = validation_losses(net, val, channel, out, VAL_BATCH)
-                log.append({"channel": channel, "first_step": first, "last_step": step - 1, "loss": loss_name,
-                            "train_loss": float(np.mean(losses)), "val_euclidean": val_losses["euclidean"],
-                            "val_cross_entropy": val_losses["cross_entropy"],
+                log.append({"channel": channel, "first_step": first, "last_step": step - 1,
+                            **{f"train_{name}": float(np.mean(values)) if values else ""
+                               for name, values in losses.items()},
+                            **{f"val_{name}": value for name, value in val_losses.items()},
                             "seconds": round(time.perf_counter() - started, 3)})
                 _write_log(log_path(model_path, channel), log)
-            first, losses = step, []
+            first, losses = step, {name: [] for name in LOSSES}
         if step % config.checkpoint_every == 0 or step == config.iterations:
             save()
     return log
@@ -259,7 +279,7 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
 
 def _worker(channel, data_path, config, model_path, resume, messages):
     """One channel in a child process; everything it has to say goes through ``messages``."""
-    flag = _StopFlag()
+    flag = _ChildStopFlag()
     with sigint_sets(flag):
         try:
             data = open_data(data_path, config.patch)

@@ -47,7 +47,7 @@ def weights(path):
 
 
 def loss_log(path):
-    return [{k: float(v) for k, v in row.items() if k not in ("channel", "loss", "seconds")}
+    return [{k: float(v) for k, v in row.items() if k not in ("channel", "seconds") and v != ""}
             for row in csv.DictReader(open(path))]
 
 

@@ -56,7 +56,8 @@ def test_train_writes_model_logs_and_checkpoints(photos, tmp_path):
     for channel in "uv":
         rows = list(csv.DictReader(open(tmp_path / f"m.{channel}.csv")))
         assert [(r["first_step"], r["last_step"]) for r in rows] == [("0", "1"), ("2", "3")]
-        assert all(float(r["val_euclidean"]) > 0 for r in rows)
+        assert all(float(r["val_euclidean"]) > 0 and float(r["train_euclidean"]) > 0 for r in rows)
+        assert all(r["train_cross_entropy"] == "" for r in rows)     # the default schedule: Euclidean first
         assert (tmp_path / f"m.ckpt-{channel}.npz").is_file()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []   # no temp files left
 
@@ -139,3 +140,36 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_exactly(photos, tmp_path)
     straight = tmp_path / "straight.npz"
     assert run("train", photos, "-o", straight, "--iterations", step + 2, *TINY[:-1], "1").exit_code == 0
     assert_same_weights(out, straight)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads child processes from /proc")
+def test_workers_stop_when_the_parent_dies(photos, tmp_path):
+    """jobs=2: killing the parent outright (no chance to clean up) must not leave orphans training."""
+    args = [sys.executable, "-m", "colorize", "train", str(photos), "-o", str(tmp_path / "m.npz"), *TINY,
+            "--iterations", "100000", "--jobs", "2"]
+    proc = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def children():
+        found = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                if f"PPid:\t{proc.pid}\n" in status.read_text():
+                    found.append(int(status.parent.name))
+            except OSError:
+                pass
+        return found
+
+    deadline = time.time() + 120
+    while not (tmp_path / "m.ckpt-v.npz").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    workers = children()
+    assert workers, "no worker processes found"
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}/status").exists()
+             and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+    assert not alive, f"workers {alive} still running after their parent died"
