@@ -35,6 +35,7 @@ from colorize.infer import BATCH, EPS, RADIUS
 from colorize.model import load_model, parse_architecture
 from colorize.parallel import Communicator, ParallelError, world
 from colorize.patches import write_shards
+from colorize.styles import STYLES, tone_files
 from colorize.train import Interrupted, TrainConfig, TrainingError, log_path
 from colorize.train import train as train_model
 
@@ -265,6 +266,27 @@ def patches(photos, out, shard_size, train_shards, val_shards, seed):
                            file=click.get_text_stream("stderr")) as bar:
         written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, progress=bar.update)
     click.echo(f"{len(written)} shards of {shard_size} pairs in {out}")
+
+
+@main.command()
+@click.argument("photos", metavar="PHOTOS...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the toned photos (created; existing files are never replaced).")
+@click.option("--style", type=click.Choice(sorted(STYLES)), required=True, help="The colour transform.")
+def tone(photos, out, style):
+    """Tone colour PHOTOS to a style: a training set for a stylistic model.
+
+    Every pixel goes through the style's fixed 3x3 colour matrix (see
+    colorize/styles.py); train on the result to colorize in that style
+    (the paper's Fig. 8).
+
+    \b
+    Example:
+      colorize tone photos/ -o sepia_photos/ --style sepia
+      colorize train sepia_photos/ -o sepia.npz
+    """
+    written = tone_files(photos, out, style, progress=_progress("toning"))
+    click.echo(f"{len(written)} {style} photos in {out}")
 
 
 @main.command()

@@ -11,6 +11,8 @@ pixel the same hue, so the style is the hue a model learns.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 STYLES = {
@@ -46,3 +48,29 @@ def tone(rgb: np.ndarray, style: str) -> np.ndarray:
     if rgb.shape[-1:] != (3,):
         raise ValueError(f"rgb must be (..., 3), got shape {rgb.shape}")
     return np.clip(rgb @ STYLES[style].T.astype(np.float32), 0, 1)
+
+
+def tone_files(inputs, out_dir, style: str, progress=None) -> list:
+    """Tone every image under ``inputs`` and write ``out_dir/<stem>.png``: a style's training set.
+
+    Refuses to replace an existing file (and so never touches an input).
+    Returns the paths written.
+    """
+    from colorize.images import list_images, read_image, write_png
+
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(sorted(STYLES))}, got {style!r}")
+    files = list_images(inputs)
+    if not files:
+        raise ValueError(f"no images found in {', '.join(map(str, inputs))}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = [out_dir / f"{f.stem}.png" for f in files]
+    clash = next((t for t in targets if t.exists()), None)
+    if clash is not None:
+        raise ValueError(f"{clash} exists: choose an empty folder")
+    written = []
+    for src, dst in (progress or list)(list(zip(files, targets))):
+        write_png(dst, tone(read_image(src)[0], style))
+        written.append(dst)
+    return written

@@ -22,6 +22,21 @@ def sepia_photos(tmp_path_factory):
     return folder
 
 
+def test_tone_command_makes_a_style_set(sepia_photos, tmp_path):
+    from click.testing import CliRunner
+    from colorize.cli import main
+    from colorize.images import read_image
+
+    result = CliRunner().invoke(main, ["tone", str(sepia_photos), "-o", str(tmp_path / "out"), "--style", "sepia"])
+    assert result.exit_code == 0, result.output
+    toned = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in toned] == ["s0.png", "s1.png", "s2.png"]
+    uv = rgb_to_yuv(read_image(toned[0])[0])[..., 1:].reshape(-1, 2).mean(axis=0)
+    assert uv[0] < -0.02 and uv[1] > 0.02                   # sepia: less blue, more red than gray
+    again = CliRunner().invoke(main, ["tone", str(sepia_photos), "-o", str(tmp_path / "out"), "--style", "sepia"])
+    assert again.exit_code == 1 and "exists" in again.stderr
+
+
 def test_a_model_trained_on_one_tone_colorizes_in_that_tone(sepia_photos, tmp_path):
     config = TrainConfig(architecture((4, 4, 4, 2)), iterations=60, batch=4, lr=3.0, momentum=0.9,
                          schedule="euclidean:100", log_every=60, checkpoint_every=60)
