@@ -281,7 +281,7 @@ def verdict(rows, times, peak) -> str:
         f"{gemms / t:.2f}× PyTorch's whole layer.")
 
 
-def report(rows, times, memory, peak, command, torch_version) -> str:
+def report(rows, times, memory, peak, command, torch_version, load_at_start=None) -> str:
     mb = {k: v / 1e6 for k, v in memory.items()}
     focus = max(rows, key=lambda r: r["case"].gflop)["case"]
     phi_share = (times["φ (im2col)"] + times["φᵀ (col2im)"]) / times["whole layer"]
@@ -292,6 +292,9 @@ def report(rows, times, memory, peak, command, torch_version) -> str:
         f"Date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         "",
         *machine_lines({"torch": torch_version}),
+        *([f"- load average at the start: {', '.join(f'{v:.2f}' for v in load_at_start)} "
+           "(other work on the machine; a load above the core count slows every column)"]
+          if load_at_start else []),
         "",
         "Shapes are those inside the paper's network for a 64×64 patch: layer 2 (k = 4) on the "
         "54×54 output of the 11×11 first layer (→ 51×51), layer 3 (k = 3) on 51×51 (→ 49×49). "
@@ -345,12 +348,14 @@ def main(argv=None):
     cases = paper_cases(batches=(1, 8))
     if args.quick:
         cases = [c for c in cases if c.name.startswith("layer 2") or c.c_in == 64]
+    load_at_start = os.getloadavg()
     torch_version = "not installed"
     if not args.no_torch:
         try:
             import torch
-            torch_version = f"{torch.__version__} ({torch.get_num_threads()} threads set to "\
-                            f"{len(os.sched_getaffinity(0))}, mkldnn {torch.backends.mkldnn.is_available()})"
+            torch.set_num_threads(len(os.sched_getaffinity(0)))
+            torch_version = (f"{torch.__version__} ({torch.get_num_threads()} threads, "
+                             f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'})")
         except ImportError:
             print("torch is not installed: no PyTorch column (pip install .[bench])")
     rows = measure(cases, runs, naive_budget=5.0 if args.quick else 70.0, with_torch=not args.no_torch)
@@ -360,7 +365,7 @@ def main(argv=None):
     memory = peak_memory(focus)
     peak = gemm_peak()
     command = "python3 benchmarks/bench_conv.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = report(rows, times, memory, peak, command.strip(), torch_version)
+    text = report(rows, times, memory, peak, command.strip(), torch_version, load_at_start)
     print(text)
     write_section(args.out, SECTION, text)
     print("written to", args.out)

@@ -66,13 +66,17 @@ def machine_lines(extra_versions: dict | None = None) -> list:
     pinned = {v: os.environ[v] for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                          "OMP_NUM_THREADS", "NUMBA_NUM_THREADS") if v in os.environ}
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    try:
+        layer = numba.threading_layer()
+    except ValueError:                              # no parallel kernel has run yet
+        layer = "not started"
     return [
         f"- CPU: {cpu_model()}, {cores} cores available",
         f"- BLAS (threadpoolctl): {blas_info()}",
-        f"- Numba threading layer: {numba.threading_layer()}, {numba.config.NUMBA_NUM_THREADS} threads",
+        f"- Numba threading layer: {layer}, {numba.config.NUMBA_NUM_THREADS} threads",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "- BLAS/thread variables set: " + (", ".join(f"{k}={v}" for k, v in pinned.items()) or "none"),
-        f"- load average at the end (1, 5, 15 min): {load}",
+        f"- load average when written (1, 5, 15 min): {load}",
     ]
 
 
