@@ -19,7 +19,7 @@ def im2col(x, k, cols):
     # One row per (c, i, j): every write is a contiguous run of Wo values,
     # and rows are independent, so threads never touch the same memory.
     # The innermost loop runs over two 1-D views, with no index arithmetic,
-    # so LLVM sees a plain unit-stride copy and vectorises it (3x faster than
+    # so LLVM sees a plain unit-stride copy and vectorises it (2.5-3x faster than
     # indexing cols and x inside the loop, at the paper's layer 2).
     for row in prange(channels * k * k):
         c = row // (k * k)
@@ -48,7 +48,10 @@ def col2im(cols, k, x):
     # no atomics, and a layer with one channel still uses every thread. The
     # plane is zeroed here, while it is in the cache it is summed in: no
     # separate pass over x. The innermost loop adds one 1-D view onto
-    # another, as in im2col, so that it vectorises.
+    # another, as in im2col, so that it vectorises; j innermost of the rest
+    # sums the k rows (c, i, 0..k-1) of cols into one image row at a time
+    # (25 % faster than j outside oh, at the paper's layer 2: as fast as
+    # a plain read of cols).
     for plane in prange(n_batch * channels):
         n = plane // channels
         c = plane % channels
@@ -57,10 +60,10 @@ def col2im(cols, k, x):
                 x[n, c, h, w] = 0.0
         base = n * out_h * out_w
         for i in range(k):
-            for j in range(k):
-                row = (c * k + i) * k + j
-                for oh in range(out_h):
+            for oh in range(out_h):
+                start = base + oh * out_w
+                for j in range(k):
                     dst = x[n, c, oh + i, j:j + out_w]
-                    src = cols[row, base + oh * out_w:base + (oh + 1) * out_w]
+                    src = cols[(c * k + i) * k + j, start:start + out_w]
                     for ow in range(out_w):
                         dst[ow] += src[ow]
