@@ -1,0 +1,83 @@
+"""Smoke test of benchmarks/experiments.py on tiny photos made here: the script must not rot.
+
+Two variants (the second at equal wall-clock time), 2 steps, widths 2/2/2/1,
+one process: the tables, the strip, the markers and the reuse of models are
+checked, not the numbers.
+"""
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from benchmarks import experiments as ex
+from colorize.images import read_image
+
+HELD_OUT = ("p0.png", "p1.png")
+BUDGET = ex.Budget(steps=2, batch=2, channels=(2, 2, 2, 1), long_side=72, val_windows=4, log_points=1, jobs=1)
+TINY = {"tiny": ex.Experiment("Tiny", "Does it run?", (
+    ex.Variant("alternate", patch=32, kernels=(5, 3, 1, 1)),
+    ex.Variant("wider, Euclidean, raw", patch=32, kernels=(5, 3, 1, 1), schedule="euclidean:1", refine=None,
+               width=2.0, equal_time=True)))}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Five 80×96 photos (two held out): colour ramps, each with its own hue."""
+    folder = tmp_path_factory.mktemp("photos")
+    yy, xx = np.mgrid[0:80, 0:96] / 96
+    for i in range(5):
+        hue = np.roll([1.0, 0.5, 0.2], i)
+        rgb = np.stack([np.clip(c * (0.3 + yy + 0.2 * np.sin(7 * xx + i)), 0, 1) for c in hue], -1)
+        iio.imwrite(folder / f"p{i}.png", (rgb * 255).astype(np.uint8))
+    return folder
+
+
+def test_mapping_layer_makes_the_56_64_centre():
+    assert ex.mapping_size((11, 4, 3, 1), 64) == 8                 # the paper's 49 → 56
+    assert ex.mapping_size((16, 1, 1), 64) == ex.mapping_size((14, 3, 1), 64) == 8
+    assert ex.mapping_size((11, 4, 3, 3, 3, 1, 1), 64) == 12
+    assert ex.mapping_size((5, 2, 2, 1), 16) == 5 and ex.mapping_size((11, 4, 3, 1), 32) == 12
+    with pytest.raises(ValueError):
+        ex.mapping_size((11, 4, 3, 1), 8)                          # the convolutions eat the window
+
+
+def test_widths_keep_the_papers_ratios():
+    assert ex.widths((8, 8, 8, 4), 4) == (8, 8, 8, 4)
+    assert ex.widths((8, 8, 8, 4), 2) == (8, 4) and ex.widths((8, 8, 8, 4), 3) == (8, 8, 4)
+    assert ex.widths((8, 8, 8, 4), 7, factor=2) == (16,) * 6 + (8,)
+    for experiment in ex.experiments(400).values():                # every variant is a valid network
+        for variant in experiment.variants:
+            assert ex.describe(variant, ex.QUICK)
+
+
+def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_path, monkeypatch):
+    monkeypatch.setattr(ex, "PROBE_STEPS", 2)
+    out, img = tmp_path / "docs" / "EXPERIMENTS.md", tmp_path / "docs" / "img"
+    args = dict(out=out, img_dir=img, workdir=tmp_path / "runs", budget=BUDGET, chosen=TINY,
+                quick=True, command="test", held_out=HELD_OUT, log=lambda *_: None)
+    tables = ex.run(photos, **args)
+    rows = tables["tiny"]
+    assert rows[0]["steps"] == 2 and rows[1]["steps"] >= 1 and all("error" not in r for r in rows)
+    assert len(json.loads((tmp_path / "runs" / "probes.json").read_text())) == 2      # one probe per width
+
+    text = out.read_text()
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| budget |")                        # the setup table
+    table = [line for line in lines if line.split("|")[1].strip() in
+             ("variant", "gray baseline (U = V = 0)", "alternate", "wider, Euclidean, raw")]
+    assert len(table) == 4 and table[1].startswith("| gray baseline")
+    assert "widths 4/4/4/2, 32 px" in table[3] and "2 of 2 models trained" in text
+    assert "| training pool | 3 photos" in text and "Rows: the 2 held-out photos" in text
+    assert "Quick-mode numbers" in text and "| held out | p0, p1 |" in text and "](img/exp-tiny.png)" in text
+
+    strip, _ = read_image(img / "exp-tiny.png")                     # 2 photos × (gray, 2 variants, truth)
+    cell = ex.STRIP_CELL_HEIGHT
+    assert strip.shape[0] == 2 * cell + ex.STRIP_GUTTER
+    assert strip.shape[1] >= 4 * cell and (strip.shape[1] + ex.STRIP_GUTTER) % 4 == 0
+
+    out.write_text(out.read_text() + "\nHand-written interpretation.\n")
+    ex.run(photos, **args)                                          # models reused, sections replaced
+    again = out.read_text()
+    assert "0 of 2 models trained" in again
+    assert "Hand-written interpretation." in again and again.count("<!-- experiments:tiny:start -->") == 1
