@@ -51,17 +51,6 @@ def loss_log(path):
             for row in csv.DictReader(open(path))]
 
 
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """Three 80×90 photos: smooth colour ramps, each with its own hue."""
-    folder = tmp_path_factory.mktemp("photos")
-    yy, xx = np.mgrid[0:80, 0:90] / 90
-    for i, hue in enumerate([(1, 0.4, 0.1), (0.2, 0.8, 0.3), (0.2, 0.4, 1)]):
-        rgb = np.stack([np.clip(c * (0.3 + yy + 0.2 * np.sin(7 * xx + i)), 0, 1) for c in hue], -1)
-        iio.imwrite(folder / f"p{i}.png", (rgb * 255).astype(np.uint8))
-    return folder
-
-
 def test_two_ranks_reach_the_weights_of_one_process_and_resume_exactly(photos, tmp_path):
     one, two, resumed = tmp_path / "one.npz", tmp_path / "two.npz", tmp_path / "resumed.npz"
     assert (r := colorize("train", photos, "-o", one, "--iterations", 4, *TINY)).returncode == 0, r.stderr

@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -18,17 +17,6 @@ from colorize.patches import ShardData
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--log-every", "2", "--checkpoint-every", "2"]
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """Three 80×90 photos: smooth colour ramps, each with its own hue."""
-    folder = tmp_path_factory.mktemp("photos")
-    yy, xx = np.mgrid[0:80, 0:90] / 90
-    for i, hue in enumerate([(1, 0.4, 0.1), (0.2, 0.8, 0.3), (0.2, 0.4, 1)]):
-        rgb = np.stack([np.clip(c * (0.3 + yy + 0.2 * np.sin(7 * xx + i)), 0, 1) for c in hue], -1)
-        iio.imwrite(folder / f"p{i}.png", (rgb * 255).astype(np.uint8))
-    return folder
 
 
 def run(*args):
