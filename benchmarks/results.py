@@ -46,16 +46,20 @@ def cpu_model() -> str:
 
 
 def blas_info() -> str:
-    """The BLAS numpy calls, as threadpoolctl reports it (kernel = 'architecture')."""
+    """The BLAS libraries loaded, as threadpoolctl reports them (kernel = 'architecture').
+
+    numpy's comes first: it is the one the GEMMs of vcnn call. scipy or torch
+    may load others.
+    """
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return "unknown (threadpoolctl not installed)"
-    for pool in threadpool_info():
-        if pool.get("user_api") == "blas":
-            return (f"{pool.get('internal_api')} {pool.get('version')}, kernel {pool.get('architecture')}, "
-                    f"{pool.get('num_threads')} threads")
-    return "unknown (no BLAS pool found)"
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    pools.sort(key=lambda p: "numpy" not in p.get("filepath", ""))
+    described = [f"{Path(p.get('filepath', '?')).parent.name}/: {p.get('internal_api')} {p.get('version')}, "
+                 f"kernel {p.get('architecture')}, {p.get('num_threads')} threads" for p in pools]
+    return "; ".join(described) or "unknown (no BLAS pool found)"
 
 
 def machine_lines(extra_versions: dict | None = None) -> list:
