@@ -1,5 +1,6 @@
 """Layers. One contract: ``forward(x) -> y`` keeps what backward needs,
-``backward(dy) -> dx`` fills the gradients ``dW`` and ``db``.
+``backward(dy) -> dx`` fills the gradients ``dW`` and ``db`` (overwriting them:
+gradients are not accumulated across calls).
 
 Activations are (N, C, H, W) arrays. A layer computes in the dtype of its
 weights (float32 by default; float64 for gradient checks) and refuses input
@@ -159,7 +160,8 @@ class FullConv2D:
         n, _, h, w = x.shape
         self.x_shape = x.shape
         self.out_shape = (n, self.c_out, h + self.k - 1, w + self.k - 1)
-        self.counts = self._counts(h, w)
+        if getattr(self, "counts", None) is None or self.counts.shape != self.out_shape[2:]:
+            self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
         self.x_cols = phi(x, 1)
         P = self.W @ self.x_cols + self.b[:, None]
         return phi_adjoint(P, self.out_shape, self.k) / self.counts
