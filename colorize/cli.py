@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import io
+import sys
 import time
 import traceback
 from contextlib import contextmanager
@@ -120,7 +121,7 @@ def _comm() -> Communicator:
 
 def _lead_stderr():
     """Stderr on rank 0; under MPI the other ranks keep quiet."""
-    return click.get_text_stream("stderr") if _comm().rank == 0 else io.StringIO()
+    return sys.stderr if _comm().rank == 0 else io.StringIO()
 
 
 def _report(line: str) -> None:
@@ -263,7 +264,7 @@ def patches(photos, out, shard_size, train_shards, val_shards, seed):
       colorize patches photos/ -o data/ --shard-size 2000 --train-shards 4
     """
     with click.progressbar(length=train_shards + val_shards, label="writing shards",
-                           file=click.get_text_stream("stderr")) as bar:
+                           file=_lead_stderr()) as bar:
         written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, progress=bar.update)
     click.echo(f"{len(written)} shards of {shard_size} pairs in {out}")
 
