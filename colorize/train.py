@@ -42,7 +42,7 @@ from colorize.parallel import Communicator, share_of, sum_gradients, world
 from colorize.patches import open_data, targets
 from vcnn.atomic import atomic_path
 from vcnn.losses import LOSSES, loss_at, parse_schedule
-from vcnn.modelfile import check_arrays, load_arrays, network_arrays, save_arrays
+from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arrays, save_arrays
 
 
 class TrainingError(RuntimeError):
@@ -147,8 +147,7 @@ def _load_checkpoint(path, net, opt, config):
     expected = {**{k: v.shape for k, v in network_arrays(net, "net.").items()},
                 **{k: v.shape for k, v in opt.state().items()}}
     check_arrays(arrays, expected, path)
-    for name, value in network_arrays(net, "net.").items():
-        value[...] = arrays[name]
+    fill_network(net, arrays, "net.")
     opt.load_state(arrays)
     return meta["step"], meta["log"], meta["elapsed"]
 
@@ -162,11 +161,15 @@ def _write_log(path, rows):
         tmp.write_text(text.getvalue())
 
 
+def _forward(net, windows, channel, out):
+    """(z, target) of ``net`` on uint8 RGB ``windows`` for one chroma channel."""
+    y, u, v = targets(windows, out)
+    return net.forward((y - Y_OFFSET)[:, None]), (u if channel == "u" else v)[:, None]
+
+
 def _channel_loss(net, windows, channel, loss_name, out):
     """(loss, dz) of ``net`` on uint8 RGB ``windows`` for one chroma channel."""
-    y, u, v = targets(windows, out)
-    z = net.forward((y - Y_OFFSET)[:, None])
-    return LOSSES[loss_name](z, (u if channel == "u" else v)[:, None], *CHROMA_RANGES[channel])
+    return LOSSES[loss_name](*_forward(net, windows, channel, out), *CHROMA_RANGES[channel])
 
 
 def validation_losses(net, windows, channel, out, batch) -> dict:
@@ -174,10 +177,9 @@ def validation_losses(net, windows, channel, out, batch) -> dict:
     sums = dict.fromkeys(LOSSES, 0.0)
     for first in range(0, len(windows), batch):
         chunk = windows[first:first + batch]
-        y, u, v = targets(chunk, out)
-        z = net.forward((y - Y_OFFSET)[:, None])
+        z, target = _forward(net, chunk, channel, out)
         for name, loss in LOSSES.items():
-            sums[name] += loss(z, (u if channel == "u" else v)[:, None], *CHROMA_RANGES[channel])[0] * len(chunk)
+            sums[name] += loss(z, target, *CHROMA_RANGES[channel])[0] * len(chunk)
     return {name: total / len(windows) for name, total in sums.items()}
 
 
@@ -344,8 +346,7 @@ def assemble(model_path, config: TrainConfig, data_description: dict) -> Coloriz
     for channel, net in model.nets.items():
         ckpt = checkpoint_path(model_path, channel)
         arrays, meta = load_arrays(ckpt)
-        for name, value in network_arrays(net, "net.").items():
-            value[...] = arrays[name]
+        fill_network(net, arrays, "net.")
         logs[channel] = meta["log"][-1] if meta["log"] else {}
         logs[channel]["seconds"] = round(meta["elapsed"], 1)
     model.meta = {"training": {**config.fingerprint(), "iterations": config.iterations,
