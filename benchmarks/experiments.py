@@ -41,14 +41,13 @@ if __package__ in (None, ""):                      # run as a script: make the r
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
-from PIL import Image
 
 from benchmarks.results import machine_lines, write_section
 from colorize.evaluate import STRIP_SUFFIX, evaluate
-from colorize.images import list_images, read_image, write_png
+from colorize.images import fit_long_side, list_images, read_image, resize, write_png
 from colorize.infer import EPS, RADIUS
 from colorize.model import KERNELS, WIDTHS, ColorizationModel, architecture
-from colorize.patches import to_uint8, write_shards
+from colorize.patches import write_shards
 from colorize.train import TrainConfig, TrainingError, log_path, train
 
 #: Held out from every variant's training: validation loss, metrics and strips come from these.
@@ -204,12 +203,6 @@ def git_state() -> str:
 
 # ---------------------------------------------------------------- data
 
-def _resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Lanczos resampling of a float RGB image in [0, 1] (the photos' own downscaling)."""
-    image = Image.fromarray(to_uint8(rgb)).resize((width, height), Image.LANCZOS)
-    return np.asarray(image, np.float32) / 255
-
-
 def prepare_photos(photos, workdir: Path, long_side: int, held_out=VALIDATION_PHOTOS) -> tuple:
     """Downscaled copies (long side ``long_side``, never upscaled) in ``train/`` and ``held-out/``.
 
@@ -226,9 +219,7 @@ def prepare_photos(photos, workdir: Path, long_side: int, held_out=VALIDATION_PH
     for name, path in files.items():
         target = folders["held-out" if name in held_out else "train"] / f"{Path(name).stem}.png"
         if not target.exists():
-            rgb, _ = read_image(path)
-            scale = min(1.0, long_side / max(rgb.shape[:2]))
-            write_png(target, _resize(rgb, round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)))
+            write_png(target, fit_long_side(read_image(path)[0], long_side))
     return folders["train"], folders["held-out"]
 
 
@@ -349,7 +340,7 @@ def write_strip(path: Path, photos: list, compare_dirs: list) -> tuple:
         strips = [read_image(d / f"{photo.stem}{STRIP_SUFFIX}.png")[0] for d in compare_dirs]
         w = read_image(photo)[0].shape[1]
         cells = [strips[0][:, :w]] + [s[:, -2 * w:-w] for s in strips] + [strips[0][:, -w:]]
-        rows.append([_resize(c, round(c.shape[1] * STRIP_CELL_HEIGHT / c.shape[0]), STRIP_CELL_HEIGHT)
+        rows.append([resize(c, STRIP_CELL_HEIGHT, round(c.shape[1] * STRIP_CELL_HEIGHT / c.shape[0]))
                      for c in cells])
     cell_w = max(c.shape[1] for row in rows for c in row)
     step_w, step_h = cell_w + STRIP_GUTTER, STRIP_CELL_HEIGHT + STRIP_GUTTER

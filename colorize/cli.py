@@ -139,13 +139,17 @@ def _progress(label: str):
     return wrap
 
 
-def _load_model(name):
+def _load_model(name, long_side=None):
+    """The model NAME, working at ``long_side`` if given (0: the image's own size)."""
     try:
-        return load_model(name)
+        model = load_model(name)
     except ValueError as err:
         if name is None:
             raise ValueError(f"{err}; pass --model PATH to a trained model") from None
         raise
+    if long_side is not None:
+        model.long_side = long_side or None
+    return model
 
 
 def _exit_status(run_failed, done_count: int, inputs) -> None:
@@ -168,6 +172,9 @@ def _model_options(command):
                      help="Guided-filter regularisation, on [0, 1] intensities."),
         click.option("--batch", type=click.IntRange(min=1), default=BATCH, show_default=True,
                      help="64x64 windows per network call (memory, not results)."),
+        click.option("--long-side", type=click.IntRange(min=0), metavar="PIXELS",
+                     help="Predict chroma on the image shrunk to this long side, then enlarge it "
+                          "(default: the scale the model was trained at; 0: the full image)."),
     ]
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
@@ -190,7 +197,7 @@ def main():
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
 @click.option("--equalize", is_flag=True, help="Histogram-equalise the gray input for the network (paper §5).")
 @_model_options
-def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, batch):
+def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, batch, long_side):
     """Colorize gray photos: one OUT/<stem>_colorized.png per INPUT.
 
     INPUT is an image file (PNG, JPEG, TIFF, BMP; gray or colour, 8 or 16
@@ -203,7 +210,7 @@ def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, 
       colorize apply grandpa.jpg scans/ -o colorized/
       mpiexec -n 4 colorize apply scans/ -o colorized/    # files shared out over 4 processes
     """
-    run = colorize_files(inputs, out, _load_model(model_name), overwrite=overwrite, refine=not no_refine,
+    run = colorize_files(inputs, out, _load_model(model_name, long_side), overwrite=overwrite, refine=not no_refine,
                          radius=radius, eps=eps, batch=batch, equalize=equalize,
                          report=_report, progress=_progress("colorizing"))
     if _comm().rank == 0:           # under MPI, `run` holds every rank's files, in input order
@@ -219,7 +226,7 @@ def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, 
 @click.option("--compare", "compare_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for one strip per photo: gray | network | refined | truth.")
 @_model_options
-def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps, batch):
+def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps, batch, long_side):
     """Score the model on colour PHOTOS (files or folders) against the gray baseline.
 
     Each photo is reduced to gray, colorized and compared with itself:
@@ -232,7 +239,7 @@ def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps,
     Example:
       colorize evaluate photos/ --json scores.json --compare strips/
     """
-    results = evaluate_photos(photos, _load_model(model_name), refine=not no_refine, radius=radius,
+    results = evaluate_photos(photos, _load_model(model_name, long_side), refine=not no_refine, radius=radius,
                               eps=eps, batch=batch, compare_dir=compare_dir,
                               report=_report, progress=_progress("evaluating"))
     click.echo(format_table(results))
@@ -252,7 +259,9 @@ def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps,
 @click.option("--val-shards", type=click.IntRange(min=0), default=1, show_default=True,
               help="Number of validation shards (the paper: 1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random windows.")
-def patches(photos, out, shard_size, train_shards, val_shards, seed):
+@click.option("--long-side", type=click.IntRange(min=1), metavar="PIXELS",
+              help="First shrink larger photos to this long side (the scale a model trained on them works at).")
+def patches(photos, out, shard_size, train_shards, val_shards, seed, long_side):
     """Cut training pairs from colour PHOTOS into shard files.
 
     Each pair is a random 64x64 window (mirrored left-right half the time),
@@ -265,7 +274,8 @@ def patches(photos, out, shard_size, train_shards, val_shards, seed):
     """
     with click.progressbar(length=train_shards + val_shards, label="writing shards",
                            file=_lead_stderr()) as bar:
-        written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, progress=bar.update)
+        written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, long_side=long_side,
+                               progress=bar.update)
     click.echo(f"{len(written)} shards of {shard_size} pairs in {out}")
 
 
@@ -316,8 +326,11 @@ def tone(photos, out, style):
 @click.option("--resume", is_flag=True, help="Continue from the checkpoints of MODEL up to --iterations steps.")
 @click.option("--jobs", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 trains the U and V networks in two processes.")
+@click.option("--long-side", type=click.IntRange(min=1), metavar="PIXELS",
+              help="Shrink larger photos to this long side before cutting windows; the model then "
+                   "colorizes images at that scale too (shards keep the scale they were cut at).")
 def train(data, model_path, arch, channels, iterations, batch, lr, momentum, weight_decay, schedule, seed,
-          checkpoint_every, log_every, resume, jobs):
+          checkpoint_every, log_every, resume, jobs, long_side):
     """Train the U and V networks on DATA (a shard folder or photos).
 
     Ctrl-C saves checkpoints and stops; --resume continues exactly where the
@@ -332,7 +345,8 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
       mpiexec -n 4 colorize train data/ -o my.npz --batch 64
     """
     config = TrainConfig(parse_architecture(arch, channels), iterations, batch, lr, momentum, weight_decay,
-                         schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every)
+                         schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every,
+                         long_side=long_side)
     last = {}
     with click.progressbar(length=2 * iterations, label="training", file=_lead_stderr(),
                            item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())) as bar:

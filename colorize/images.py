@@ -15,6 +15,7 @@ from typing import Iterable
 
 import imageio.v3 as iio
 import numpy as np
+from PIL import Image
 
 from vcnn.atomic import atomic_path
 
@@ -153,6 +154,52 @@ def is_gray(rgb: np.ndarray, tol: float = GRAY_TOL) -> bool:
     if rgb.ndim != 3 or rgb.shape[-1] not in (3, 4):
         raise ValueError(f"rgb must be (H, W) or (H, W, 1..4), got shape {rgb.shape}")
     return bool(rgb.size == 0 or np.ptp(rgb[..., :3], axis=-1).max() <= tol)
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resample a float image to ``height`` × ``width``: Lanczos when it shrinks, bilinear when it grows.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C), float
+    height, width : int, >= 1
+
+    Returns
+    -------
+    ndarray, shape (height, width) or (height, width, C), float32
+        Each channel goes through Pillow's 32-bit float mode: nothing is
+        rounded to 8 bits. Lanczos may overshoot the input's range slightly
+        at sharp edges; clip if that matters.
+
+    >>> resize(np.ones((4, 6, 2)), 2, 3).shape
+    (2, 3, 2)
+    """
+    image = np.asarray(image, np.float32)
+    if height < 1 or width < 1:
+        raise ValueError(f"cannot resize to {height}x{width}")
+    if image.shape[:2] == (height, width):
+        return image.copy()
+    shrinks = height * width < image.shape[0] * image.shape[1]
+    method = Image.Resampling.LANCZOS if shrinks else Image.Resampling.BILINEAR
+    planes = image[..., None] if image.ndim == 2 else image
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c])).resize((width, height), method))
+                    for c in range(planes.shape[-1])], axis=-1)
+    return out[..., 0] if image.ndim == 2 else out
+
+
+def fit_long_side(image: np.ndarray, long_side: int | None) -> np.ndarray:
+    """Shrink an image (keeping its aspect) so that its longer side is at most ``long_side`` pixels.
+
+    Returns `image` itself when it already fits or `long_side` is None; never enlarges.
+
+    >>> fit_long_side(np.zeros((640, 1024)), 320).shape
+    (200, 320)
+    """
+    h, w = image.shape[:2]
+    if long_side is None or max(h, w) <= long_side:
+        return image
+    scale = long_side / max(h, w)
+    return resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

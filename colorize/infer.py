@@ -7,6 +7,12 @@ exactly once, neighbouring windows overlap by ``patch - out`` = 8 pixels (the
 paper's overlap), and reflect padding gives the border windows something to
 look at. U and V are then recombined with the untouched input Y, optionally
 after the guided filter has snapped their edges to the edges of Y.
+
+A model that remembers a working scale (``model.long_side``, the long side
+its training photos were shrunk to) sees the image at that scale too: the
+windows then hold as much of the scene as they did in training, and chroma,
+which varies slowly, is enlarged back to the image's size, where the guided
+filter aligns it with the full-resolution edges of Y (`predict_chroma`).
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from colorize.guided_filter import guided_filter
+from colorize.images import fit_long_side, resize
 from colorize.yuv import rgb_to_gray, yuv_to_rgb
 
 #: Guided-filter defaults (SPEC §2): He's radius convention, eps on [0, 1] intensities.
@@ -177,6 +184,29 @@ def colorize_y(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
     return np.ascontiguousarray(uv.reshape(rows * out, cols * out, 2)[:h, :w])
 
 
+def predict_chroma(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
+    """U and V of a whole image, predicted at the model's working scale.
+
+    Parameters
+    ----------
+    y : ndarray, shape (H, W), float in [0, 1]
+    model : as in `colorize_y`; its ``long_side`` (None if it has none) is
+        the scale it predicts at
+    batch : int, as in `colorize_y`
+
+    Returns
+    -------
+    uv : ndarray, shape (H, W, 2), float32
+        `colorize_y` of `y` shrunk to the model's long side (Lanczos),
+        enlarged back to (H, W) (bilinear); `colorize_y` of `y` itself when
+        the image is no larger than that or the model has no working scale.
+    """
+    y = _check_y(y)
+    small = fit_long_side(y, getattr(model, "long_side", None))
+    uv = colorize_y(np.clip(small, 0.0, 1.0), model, batch)      # Lanczos may overshoot [0, 1] a little
+    return uv if small is y else resize(uv, *y.shape)
+
+
 def equalize(y: np.ndarray, bins: int = EQUALIZE_BINS) -> np.ndarray:
     """Histogram-equalise a luminance image (the paper's §5 preprocessing).
 
@@ -219,7 +249,7 @@ _equalize = equalize        # colorize_yuv's flag of the same name hides the fun
 class ColorizedYUV(NamedTuple):
     """The two results of `colorize_yuv`, each (H, W, 3) float32 YUV with the input's Y."""
 
-    raw: np.ndarray                 # network output, as tiled
+    raw: np.ndarray                 # network output, as tiled (enlarged to the image size if predicted smaller)
     refined: np.ndarray | None      # after the guided filter, None if not asked for
 
 
@@ -232,8 +262,9 @@ def colorize_yuv(gray_or_y: np.ndarray, model, refine: bool = True, radius: int 
     gray_or_y : ndarray, shape (H, W) luminance or (H, W, 3) RGB, float in [0, 1]
         An RGB image is reduced to its Y: its colours are discarded.
     model : ColorizationModel
+        Its chroma is predicted at its working scale, if it has one (`predict_chroma`).
     refine : bool
-        Apply the guided filter to U and V (guide: the input Y).
+        Apply the guided filter to U and V (guide: the input Y, at full size).
     radius, eps : guided-filter window radius (>= 0) and regularisation (> 0)
     batch : int
         Windows per network call; see `colorize_y`.
@@ -255,7 +286,7 @@ def colorize_yuv(gray_or_y: np.ndarray, model, refine: bool = True, radius: int 
     """
     y = _check_y(gray_or_y, "gray_or_y")
     check_options(refine, radius, eps, batch)         # before the slow part
-    uv = colorize_y(_equalize(y) if equalize else y, model, batch)
+    uv = predict_chroma(_equalize(y) if equalize else y, model, batch)
     raw = np.concatenate([y[..., None], uv], axis=-1)
     refined = None
     if refine:

@@ -88,6 +88,15 @@ def output_size(specs: list[dict], patch: int) -> int:
     return size
 
 
+def check_long_side(long_side) -> int | None:
+    """None, or a whole number of pixels >= 1 (a working scale); raises ValueError otherwise."""
+    if long_side is None:
+        return None
+    if isinstance(long_side, bool) or not float(long_side).is_integer() or long_side < 1:
+        raise ValueError(f"long side must be a whole number of pixels >= 1, got {long_side!r}")
+    return int(long_side)
+
+
 def init_network(specs: list[dict], seed, channel: str) -> vcnn.Network:
     """The freshly initialised network of one channel: U and V draw from two
     independent streams spawned from ``seed``, so either can be built alone."""
@@ -106,10 +115,16 @@ class ColorizationModel:
     rng : seed for the two networks' initialisation (U and V get different streams)
     meta : dict, optional
         Free-form description saved with the model (training, data, metrics).
+    long_side : int, optional
+        The scale the model works at: photos were shrunk to this long side
+        (pixels) for training, and images are shrunk to it to predict their
+        chroma (see :func:`colorize.infer.predict_chroma`). None: as given.
     """
 
-    def __init__(self, specs: list[dict], patch: int = PATCH, rng=None, meta: dict | None = None):
+    def __init__(self, specs: list[dict], patch: int = PATCH, rng=None, meta: dict | None = None,
+                 long_side: int | None = None):
         self.specs, self.patch = specs, int(patch)
+        self.long_side = check_long_side(long_side)
         self.out = output_size(specs, self.patch)
         if self.out < 1 or self.out > self.patch:
             raise ValueError(f"architecture maps a {patch}x{patch} window to {self.out}x{self.out}: "
@@ -144,7 +159,8 @@ class ColorizationModel:
 
     def save(self, path) -> None:
         """Write the model file (atomically): both networks and the metadata."""
-        save_arrays(path, self.arrays(), {**self.meta, "architecture": self.specs, "patch": self.patch})
+        save_arrays(path, self.arrays(), {**self.meta, "architecture": self.specs, "patch": self.patch,
+                                          "long_side": self.long_side})
 
     @classmethod
     def load(cls, path) -> "ColorizationModel":
@@ -152,7 +168,11 @@ class ColorizationModel:
         arrays, meta = load_arrays(path)
         network_from_spec(meta.get("architecture"), path)          # a clear error for a bad spec
         try:
-            model = cls(meta.pop("architecture"), meta.pop("patch", PATCH), meta=meta)
+            long_side = check_long_side(meta.pop("long_side", None))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"model file {path} has an invalid working scale: {e}") from None
+        try:
+            model = cls(meta.pop("architecture"), meta.pop("patch", PATCH), meta=meta, long_side=long_side)
         except (TypeError, KeyError) as e:
             raise ValueError(f"model file {path} has an invalid architecture: {e}") from None
         check_arrays(arrays, {name: value.shape for name, value in model.arrays().items()}, path)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorize.images import list_images, read_image
+from colorize.images import fit_long_side, list_images, read_image
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
 
@@ -68,16 +68,17 @@ def targets(windows: np.ndarray, out: int):
     return yuv[..., 0], np.ascontiguousarray(centre[..., 1]), np.ascontiguousarray(centre[..., 2])
 
 
-def load_photos(paths) -> list[np.ndarray]:
-    """Every image under ``paths`` as uint8 RGB (the training pool)."""
+def load_photos(paths, long_side: int | None = None) -> list[np.ndarray]:
+    """Every image under ``paths`` as uint8 RGB (the training pool), shrunk to
+    ``long_side`` pixels on its longer side if it is larger (None: as is)."""
     files = list_images(paths)
     if not files:
         raise ValueError(f"no images found in {', '.join(map(str, paths))}")
-    return [to_uint8(read_image(f)[0]) for f in files]
+    return [to_uint8(fit_long_side(read_image(f)[0], long_side)) for f in files]
 
 
 def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 20, val_shards: int = 1,
-                 seed: int = 0, size: int = 64, progress=None) -> list[Path]:
+                 seed: int = 0, size: int = 64, long_side: int | None = None, progress=None) -> list[Path]:
     """Cut random windows from ``photos`` into shard files (atomically written).
 
     Parameters
@@ -88,6 +89,9 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
         The paper: 10,000 pairs per shard, 20 training shards, 1 validation.
     seed : int
         Shard i is drawn from ``default_rng([seed, i])``.
+    long_side : int, optional
+        Shrink larger photos to this long side first (recorded in every
+        shard; a model trained on them colorizes at this scale).
     progress : callable(int), optional
         Called after every shard.
 
@@ -100,7 +104,7 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
             raise ValueError(f"{name} must be at least 1, got {value}")
     if val_shards < 0:
         raise ValueError(f"validation shards must be >= 0, got {val_shards}")
-    pool = load_photos(photos)
+    pool = load_photos(photos, long_side)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [f"train-{i:03d}.npz" for i in range(train_shards)] + [f"val-{i:03d}.npz" for i in range(val_shards)]
@@ -110,7 +114,7 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
     written = []
     for i, name in enumerate(names):
         windows = random_windows(pool, shard_size, np.random.default_rng([seed, i]), size)
-        meta = json.dumps({"seed": seed, "index": i, "photos": len(pool), "size": size})
+        meta = json.dumps({"seed": seed, "index": i, "photos": len(pool), "size": size, "long_side": long_side})
         with atomic_path(out_dir / name) as tmp, open(tmp, "wb") as f:
             np.savez(f, rgb=windows, meta=np.frombuffer(meta.encode(), np.uint8))
         written.append(out_dir / name)
@@ -131,24 +135,32 @@ class ShardData:
         train, val = sorted(folder.glob("train-*.npz")), sorted(folder.glob("val-*.npz"))
         if not train:
             raise ValueError(f"{folder} holds no training shards (train-*.npz); make them with 'colorize patches'")
-        self.train = self._load(train, size)
-        self.val = self._load(val, size) if val else self.train[:0]
+        self.train, scales = self._load(train, size)
+        self.val, val_scales = self._load(val, size) if val else (self.train[:0], set())
+        scales |= val_scales
+        if len(scales) > 1:
+            raise ValueError(f"the shards in {folder} were cut from photos at different scales "
+                             f"(long sides {sorted(scales, key=str)}): use one 'colorize patches' run")
+        self.long_side = scales.pop()
         self.description = {"kind": "shards", "folder": str(folder), "train_pairs": len(self.train),
-                            "val_pairs": len(self.val)}
+                            "val_pairs": len(self.val), "long_side": self.long_side}
 
     @staticmethod
     def _load(files, size):
-        arrays = []
+        """The windows of shard files, and the set of photo scales (long sides) they were cut at."""
+        arrays, scales = [], set()
         for f in files:
             try:
                 with np.load(f, allow_pickle=False) as data:
                     rgb = data["rgb"]
+                    meta = json.loads(data["meta"].tobytes()) if "meta" in data else {}
             except Exception as e:  # noqa: BLE001 - any unreadable shard gets the same one-line error
                 raise ValueError(f"shard {f} is not readable: {e}") from None
             if rgb.dtype != np.uint8 or rgb.ndim != 4 or rgb.shape[1:] != (size, size, 3):
                 raise ValueError(f"shard {f} must hold uint8 (N, {size}, {size}, 3) windows, got {rgb.dtype} {rgb.shape}")
             arrays.append(rgb)
-        return np.concatenate(arrays)
+            scales.add(meta.get("long_side") if isinstance(meta, dict) else None)
+        return np.concatenate(arrays), scales
 
     def batch(self, seed: int, step: int, size: int) -> np.ndarray:
         n = len(self.train)
@@ -175,10 +187,10 @@ class PhotoData:
     photos out yourself to validate on unseen ones).
     """
 
-    def __init__(self, paths, size: int = 64):
-        self.photos, self.size = load_photos(paths), size
+    def __init__(self, paths, size: int = 64, long_side: int | None = None):
+        self.photos, self.size, self.long_side = load_photos(paths, long_side), size, long_side
         self.description = {"kind": "photos", "paths": [str(p) for p in np.atleast_1d(paths)],
-                            "photos": len(self.photos)}
+                            "photos": len(self.photos), "long_side": long_side}
 
     def batch(self, seed: int, step: int, size: int) -> np.ndarray:
         return random_windows(self.photos, size, np.random.default_rng([seed, step]), self.size)
@@ -187,11 +199,19 @@ class PhotoData:
         return random_windows(self.photos, count, np.random.default_rng([seed, VAL_SEED_OFFSET]), self.size)
 
 
-def open_data(path, size: int = 64):
-    """A shard folder (it holds ``train-*.npz``) or anything else holding photos."""
+def open_data(path, size: int = 64, long_side: int | None = None):
+    """A shard folder (it holds ``train-*.npz``) or anything else holding photos.
+
+    Photos are shrunk to ``long_side``; shards were cut at a scale of their
+    own (``colorize patches --long-side``), which `long_side`, if given, must match.
+    """
     path = Path(path)
     if not path.exists():
         raise ValueError(f"training data {path} does not exist")
     if path.is_dir() and any(path.glob("train-*.npz")):
-        return ShardData(path, size)
-    return PhotoData([path], size)
+        data = ShardData(path, size)
+        if long_side is not None and long_side != data.long_side:
+            raise ValueError(f"the shards in {path} were cut from photos at long side {data.long_side}, "
+                             f"not {long_side}: leave --long-side out, or cut new shards with it")
+        return data
+    return PhotoData([path], size, long_side)

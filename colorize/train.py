@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 import vcnn
-from colorize.model import CHROMA_RANGES, PATCH, Y_OFFSET, ColorizationModel, init_network, output_size
+from colorize.model import (CHROMA_RANGES, PATCH, Y_OFFSET, ColorizationModel, check_long_side, init_network,
+                            output_size)
 from colorize.parallel import Communicator, share_of, sum_gradients, world
 from colorize.patches import open_data, targets
 from vcnn.atomic import atomic_path
@@ -68,12 +69,14 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     val_patches: int = 64
+    long_side: int | None = None    # photos shrunk to this long side (the model's working scale)
 
     def __post_init__(self):
         for name in ("iterations", "batch", "checkpoint_every", "log_every", "val_patches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         parse_schedule(self.schedule)
+        check_long_side(self.long_side)
         vcnn.SGD([], self.lr, self.momentum, self.weight_decay)     # validates the solver settings
 
     def fingerprint(self) -> dict:
@@ -284,7 +287,7 @@ def _worker(channel, data_path, config, model_path, resume, messages):
     flag = _ChildStopFlag()
     with sigint_sets(flag):
         try:
-            data = open_data(data_path, config.patch)
+            data = open_data(data_path, config.patch, config.long_side)
             train_channel(channel, data, config, model_path, resume,
                           lambda c, s, loss: messages.put(("step", c, s, loss)), flag)
             messages.put(("done", channel, None, None))
@@ -340,8 +343,9 @@ def _train_parallel(data_path, config, model_path, resume, report):
 
 
 def assemble(model_path, config: TrainConfig, data_description: dict) -> ColorizationModel:
-    """Put the two finished channel checkpoints together into the model file."""
-    model = ColorizationModel(config.specs, config.patch)
+    """Put the two finished channel checkpoints together into the model file; it works at
+    the scale of the data (``data_description["long_side"]``)."""
+    model = ColorizationModel(config.specs, config.patch, long_side=data_description.get("long_side"))
     logs = {}
     for channel, net in model.nets.items():
         ckpt = checkpoint_path(model_path, channel)
@@ -401,7 +405,7 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     if existing and not resume:
         raise ValueError(f"checkpoint {existing[0]} exists: pass --resume to continue it, or remove it")
     report = report or (lambda channel, step, loss: None)
-    data = open_data(data_path, config.patch)
+    data = open_data(data_path, config.patch, config.long_side)
     if jobs == 2:
         _train_parallel(data_path, config, model_path, resume, report)
     else:

@@ -170,6 +170,32 @@ def test_wrong_model_files(images, tmp_path, monkeypatch):
     assert not (tmp_path / "lone_colorized.png").exists()
 
 
+def test_model_file_keeps_its_working_scale_and_long_side_overrides_it(images, model_file, tmp_path):
+    scaled = tmp_path / "scaled.npz"
+    model = ColorizationModel.load(model_file)
+    model.long_side = 10
+    model.save(scaled)
+    assert ColorizationModel.load(scaled).long_side == 10 and ColorizationModel.load(model_file).long_side is None
+    outputs = {}
+    for name, args in {"native": ["--model", model_file], "scaled": ["--model", scaled],
+                       "override": ["--model", scaled, "--long-side", 0]}.items():
+        result = run("apply", images / "in" / "gray.png", "-o", tmp_path / name, *args)
+        assert result.exit_code == 0, result.output
+        outputs[name] = read_image(tmp_path / name / "gray_colorized.png")[0]
+    np.testing.assert_array_equal(outputs["override"], outputs["native"])     # --long-side 0: full size
+    assert np.abs(outputs["scaled"] - outputs["native"]).max() > 1 / 255     # 20x30 seen as 7x10
+    assert_one_error_line(run("apply", images / "lone.png", "--model", model_file, "--long-side", "-5"),
+                          "--long-side")
+
+
+def test_a_bad_working_scale_in_a_model_file_is_one_line(images, model_file, tmp_path):
+    from vcnn.modelfile import load_arrays, save_arrays
+    arrays, meta = load_arrays(model_file)
+    save_arrays(tmp_path / "bad.npz", arrays, {**meta, "long_side": -3})
+    assert_one_error_line(run("apply", images / "lone.png", "--model", tmp_path / "bad.npz"),
+                          "bad.npz", "working scale", code=1)
+
+
 def test_missing_default_model_is_one_clear_line(images, monkeypatch):
     monkeypatch.setattr(colorize.model, "bundled_models", lambda: {})
     assert_one_error_line(run("apply", images / "lone.png"), "model default", "--model PATH", code=1)

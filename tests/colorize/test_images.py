@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from vcnn.atomic import atomic_path
-from colorize.images import ImageError, is_gray, list_images, read_image, write_png
+from colorize.images import fit_long_side, resize, ImageError, is_gray, list_images, read_image, write_png
 
 rng = np.random.default_rng(0)
 
@@ -197,3 +197,22 @@ def test_list_images(tmp_path):
     assert list_images(tmp_path / "c.txt") == [tmp_path / "c.txt"]   # a file is taken as given
     with pytest.raises(ImageError, match="no such file or folder"):
         list_images([tmp_path / "missing"])
+
+
+def test_resize_keeps_float_values_and_shrinks_or_grows():
+    flat = np.full((30, 50, 2), 0.123456, np.float32)
+    for h, w in ((10, 17), (61, 99)):
+        out = resize(flat, h, w)
+        assert out.shape == (h, w, 2) and out.dtype == np.float32
+        np.testing.assert_allclose(out, 0.123456, atol=1e-6)          # no rounding to 8 bits
+    ramp = np.tile(np.linspace(0, 1, 200, dtype=np.float32), (20, 1))   # a smooth ramp halves to itself
+    np.testing.assert_allclose(resize(ramp, 10, 100)[:, 5:-5], ramp[:10, 1::2][:, 5:-5], atol=3e-3)
+    with pytest.raises(ValueError, match="cannot resize to 0x5"):
+        resize(ramp, 0, 5)
+
+
+def test_fit_long_side_only_ever_shrinks():
+    image = np.zeros((640, 1024, 3), np.float32)
+    assert fit_long_side(image, 320).shape == (200, 320, 3)
+    assert fit_long_side(image, 2000) is image and fit_long_side(image, None) is image
+    assert fit_long_side(np.zeros((1000, 3)), 10).shape == (10, 1)          # a side never reaches 0

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from colorize.guided_filter import guided_filter
-from colorize.infer import (colorize_image, colorize_y, colorize_yuv, equalize, tile_windows,
+from colorize.images import fit_long_side
+from colorize.infer import (colorize_image, colorize_y, colorize_yuv, equalize, predict_chroma, tile_windows,
                             window_grid, yuv_to_rgb_in_gamut)
 from colorize.model import ColorizationModel, architecture
 from colorize.yuv import U_RANGE, V_RANGE, rgb_to_gray, rgb_to_yuv, yuv_to_rgb
@@ -186,3 +187,32 @@ def test_bad_options_are_refused_before_the_network_runs(options, match):
     with pytest.raises(ValueError, match=match):
         colorize_image(np.zeros((4, 5), np.float32), model, **options)
     assert model.calls == []
+
+
+def test_a_model_with_a_working_scale_sees_the_shrunk_image():
+    yy, xx = np.mgrid[0:200, 0:300].astype(np.float32)
+    y = (0.2 + 0.3 * yy / 200 + 0.4 * xx / 300).astype(np.float32)       # smooth: shrinking loses nothing
+    model = CentreModel()
+    model.long_side = 100
+    uv = predict_chroma(y, model)
+    assert uv.shape == (200, 300, 2) and uv.dtype == np.float32
+    assert sum(model.calls) == 2 * 2                     # the windows of 67 x 100 pixels, not 4 x 6 of 200 x 300
+    assert {w.shape for w in model.seen} == {(len(model.seen[0]), 64, 64)}
+    np.testing.assert_allclose(uv[..., 0], y, atol=0.01)    # U = Y: back at full size, where it belongs
+    np.testing.assert_allclose(uv[..., 1], 1 - y, atol=0.01)
+    model.long_side = 300                                 # the image fits: predicted as it is
+    np.testing.assert_array_equal(predict_chroma(y, model), colorize_y(y, model))
+    del model.long_side                                   # a model without the attribute: as it is
+    np.testing.assert_array_equal(predict_chroma(y, model), colorize_y(y, model))
+
+
+def test_colorize_yuv_refines_at_full_size_after_predicting_small():
+    y = rng.random((90, 150), dtype=np.float32)
+    model = ColorizationModel(architecture((4, 4, 4, 2)), rng=0, long_side=75)
+    result = colorize_yuv(y, model, radius=4)
+    assert result.raw.shape == result.refined.shape == (90, 150, 3)
+    np.testing.assert_array_equal(result.raw[..., 0], y)
+    np.testing.assert_array_equal(result.raw[..., 1:], predict_chroma(y, model))
+    np.testing.assert_allclose(result.refined[..., 1:], guided_filter(y, result.raw[..., 1:], 4, 1e-4), atol=1e-6)
+    model.long_side = None
+    assert np.abs(colorize_yuv(y, model, refine=False).raw[..., 1:] - result.raw[..., 1:]).max() > 1e-4

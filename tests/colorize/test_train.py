@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from colorize.cli import main
 from colorize.model import ColorizationModel
-from colorize.patches import ShardData
+from colorize.patches import PhotoData, ShardData
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--log-every", "2", "--checkpoint-every", "2"]
@@ -95,6 +95,24 @@ def test_patches_then_train_on_shards(photos, tmp_path):
     again = run("patches", photos, "-o", data, "--shard-size", 5)
     assert again.exit_code == 1 and "already holds shards" in again.stderr
     assert run("train", data, "-o", tmp_path / "m.npz", "--iterations", 2, *TINY).exit_code == 0
+
+
+def test_long_side_shrinks_the_photos_and_the_model_keeps_that_scale(photos, tmp_path):
+    assert {p.shape for p in PhotoData([photos], long_side=72).photos} == {(64, 72, 3)}     # from 80 x 90
+    out = tmp_path / "m.npz"
+    assert run("train", photos, "-o", out, "--iterations", 2, "--long-side", 72, *TINY).exit_code == 0
+    model = ColorizationModel.load(out)
+    assert model.long_side == 72 and model.meta["data"]["long_side"] == 72
+    data = tmp_path / "data"
+    result = run("patches", photos, "-o", data, "--shard-size", 4, "--train-shards", 1, "--long-side", 72)
+    assert result.exit_code == 0, result.output
+    assert ShardData(data).long_side == 72
+    assert run("train", data, "-o", tmp_path / "s.npz", "--iterations", 2, *TINY).exit_code == 0
+    assert ColorizationModel.load(tmp_path / "s.npz").long_side == 72          # the shards' scale
+    other = run("train", data, "-o", tmp_path / "x.npz", "--iterations", 2, "--long-side", 100, *TINY)
+    assert other.exit_code == 1 and "long side 72, not 100" in other.stderr
+    small = run("train", photos, "-o", tmp_path / "y.npz", "--iterations", 2, "--long-side", 40, *TINY)
+    assert small.exit_code == 1 and "at least 64x64" in small.stderr
 
 
 @pytest.mark.parametrize("args,words", [
