@@ -95,6 +95,7 @@ class Variant:
     refine: tuple | None = PAPER_REFINE  # (radius, eps) of the guided filter, None: raw output
     equal_time: bool = False            # steps: what fits the baseline's training time
     seed: int | None = None             # initialisation and batch order (None: the budget's); same windows
+    long_side: int | None = None        # training photos shrunk to this long side (None: the budget's, 0: full size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Experiment:
     title: str
     question: str
     variants: tuple
+    full_size: bool = False             # evaluate on the full-size held-out photos, each model at its own scale
 
 
 def experiments(steps: int) -> dict:
@@ -139,6 +141,15 @@ def experiments(steps: int) -> dict:
             Variant("budget width"),
             Variant("2× wider", width=2.0, equal_time=True),
             Variant("4× wider", width=4.0, equal_time=True))),
+        "scale": Experiment("Working scale (ours: the paper does not say)",
+                            "At which size should the network see a photo? Training photos shrunk to a long "
+                            "side of 160, 320 or 640 px, or full size (1024 px); every model colorizes the "
+                            "full-size held-out photos at the scale it was trained at (the held-out loss is measured on "
+                            "windows at the training scale: not comparable between rows).", (
+            Variant("160 px", long_side=160),
+            Variant("320 px (the budget's)", long_side=320),
+            Variant("640 px", long_side=640),
+            Variant("full size", long_side=0)), full_size=True),
         "noise": Experiment("Noise floor: the baseline with other seeds",
                             "How far apart are two runs that differ only in the seed (initialisation, batch order)?", (
             Variant("seed 0 (the baseline)", seed=0),
@@ -178,8 +189,14 @@ def specs(variant: Variant, budget: Budget) -> list:
 def describe(variant: Variant, budget: Budget) -> str:
     """"11/4/3/1 + map 8, widths 8/8/8/4, 64 px": the network of a variant, for the tables."""
     w = widths(budget.channels, len(variant.kernels), variant.width)
+    scale = "" if variant.long_side is None else f", photos at {variant.long_side or 'full size'}"
     return (f"{'/'.join(map(str, variant.kernels))} + map {mapping_size(variant.kernels, variant.patch)}, "
-            f"widths {'/'.join(map(str, w))}, {variant.patch} px")
+            f"widths {'/'.join(map(str, w))}, {variant.patch} px{scale}")
+
+
+def training_scale(variant: Variant, budget: Budget) -> int | None:
+    """The long side the variant's training photos are shrunk to (None: full size)."""
+    return (budget.long_side if variant.long_side is None else variant.long_side) or None
 
 
 def engine_version() -> str:
@@ -203,8 +220,8 @@ def git_state() -> str:
 
 # ---------------------------------------------------------------- data
 
-def prepare_photos(photos, workdir: Path, long_side: int, held_out=VALIDATION_PHOTOS) -> tuple:
-    """Downscaled copies (long side ``long_side``, never upscaled) in ``train/`` and ``held-out/``.
+def prepare_photos(photos, workdir: Path, long_side: int | None, held_out=VALIDATION_PHOTOS) -> tuple:
+    """Downscaled copies (long side ``long_side``, never upscaled; None: full size) in ``train/`` and ``held-out/``.
 
     Returns the two folders. Raises ValueError when a held-out photo is missing.
     """
@@ -212,7 +229,7 @@ def prepare_photos(photos, workdir: Path, long_side: int, held_out=VALIDATION_PH
     missing = [name for name in held_out if name not in files]
     if missing:
         raise ValueError(f"held-out photos {missing} are not in {photos}")
-    root = workdir / f"photos-{long_side}"
+    root = workdir / (f"photos-{long_side}" if long_side else "photos-full")
     folders = {"train": root / "train", "held-out": root / "held-out"}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
@@ -307,9 +324,15 @@ def validation_curve(model_path: Path) -> list:
             for u, v in zip(logs["u"], logs["v"])]
 
 
-def run_variant(variant: Variant, budget: Budget, folders: tuple, workdir: Path, compare_dir: Path,
-                log=print) -> dict:
-    """Train (or reuse) and evaluate one variant; returns a row of its experiment's table."""
+def run_variant(variant: Variant, budget: Budget, photos, workdir: Path, compare_dir: Path,
+                full_size: bool = False, held_out=VALIDATION_PHOTOS, log=print) -> dict:
+    """Train (or reuse) and evaluate one variant; returns a row of its experiment's table.
+
+    The model is evaluated on the held-out photos at its training scale, or,
+    with `full_size`, on the full-size photos, shrunk to that scale by the model itself.
+    """
+    scale = training_scale(variant, budget)
+    folders = prepare_photos(photos, workdir, scale, held_out)
     data = prepare_shards(*folders, workdir, variant.patch, budget)
     steps = equal_time_steps(variant, budget, data, workdir) if variant.equal_time else budget.steps
     row = {"variant": variant, "steps": steps}
@@ -319,8 +342,11 @@ def run_variant(variant: Variant, budget: Budget, folders: tuple, workdir: Path,
     except TrainingError as e:
         return {**row, "error": str(e), "trained": True}
     radius, eps = variant.refine or PAPER_REFINE
-    results = evaluate(folders[1], ColorizationModel.load(model_path), variant.refine is not None, radius, eps,
-                       compare_dir=compare_dir)
+    model = ColorizationModel.load(model_path)
+    if full_size:
+        model.long_side = scale
+    held_out_dir = prepare_photos(photos, workdir, None, held_out)[1] if full_size else folders[1]
+    results = evaluate(held_out_dir, model, variant.refine is not None, radius, eps, compare_dir=compare_dir)
     return {**row, "trained": trained, "seconds": _seconds(model_path, budget.jobs),
             "curve": validation_curve(model_path), "gray": results["overall"]["gray"],
             "metrics": results["overall"]["refined" if variant.refine else "network"]}
@@ -392,7 +418,8 @@ def section(name: str, experiment: Experiment, rows: list, strip: str, strip_pho
     output = "network output" if refine == {None} else ("output (refined when the variant refines)"
                                                        if None in refine else "refined output (r = 40, eps = 1e-4)")
     return "\n".join([
-        f"## {experiment.title}", "", f"*{experiment.question}* Metrics of the {output}, mean over the held-out "
+        f"## {experiment.title}", "", f"*{experiment.question}* Metrics of the {output}, mean over the "
+        f"{'full-size ' if experiment.full_size else ''}held-out "
         "photos; in brackets the difference to the gray baseline.", "",
         table(rows, budget), "",
         f"![{name}]({strip})", "", f"Columns: {columns}. Rows: the {len(strip_photos)} held-out photos "
@@ -451,8 +478,6 @@ def run(photos, out: Path, img_dir: Path, workdir: Path, budget: Budget, chosen:
     """
     workdir.mkdir(parents=True, exist_ok=True)
     folders = prepare_photos(photos, workdir, budget.long_side, held_out)
-    strip_photos = list_images(folders[1])
-    strip_photos = [p for name in held_out for p in strip_photos if p.stem == Path(name).stem][:STRIP_ROWS]
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(skeleton(chosen))
@@ -461,7 +486,11 @@ def run(photos, out: Path, img_dir: Path, workdir: Path, budget: Budget, chosen:
         log(f"{name}: {experiment.title}")
         started = time.perf_counter()
         compare = [workdir / "compare" / name / str(i) for i in range(len(experiment.variants))]
-        rows = [run_variant(v, budget, folders, workdir, c, log) for v, c in zip(experiment.variants, compare)]
+        rows = [run_variant(v, budget, photos, workdir, c, experiment.full_size, held_out, log)
+                for v, c in zip(experiment.variants, compare)]
+        shown = list_images(prepare_photos(photos, workdir, None if experiment.full_size else budget.long_side,
+                                           held_out)[1])
+        strip_photos = [p for name in held_out for p in shown if p.stem == Path(name).stem][:STRIP_ROWS]
         done = [c for r, c in zip(rows, compare) if "error" not in r]
         strip = img_dir / f"exp-{name}.png"
         if done:

@@ -18,7 +18,10 @@ BUDGET = ex.Budget(steps=2, batch=2, channels=(2, 2, 2, 1), long_side=72, val_wi
 TINY = {"tiny": ex.Experiment("Tiny", "Does it run?", (
     ex.Variant("alternate", patch=32, kernels=(5, 3, 1, 1)),
     ex.Variant("wider, Euclidean, raw", patch=32, kernels=(5, 3, 1, 1), schedule="euclidean:1", refine=None,
-               width=2.0, equal_time=True)))}
+               width=2.0, equal_time=True))),
+        "scale": ex.Experiment("Scale", "Which size?", (
+            ex.Variant("64 px", patch=32, kernels=(5, 3, 1, 1), long_side=64),
+            ex.Variant("full size", patch=32, kernels=(5, 3, 1, 1), long_side=0)), full_size=True)}
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +61,20 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
                 quick=True, command="test", held_out=HELD_OUT, log=lambda *_: None)
     tables = ex.run(photos, **args)
     rows = tables["tiny"]
+    scale = tables["scale"]
+    assert all("error" not in r for r in scale) and [r["trained"] for r in scale] == [True, True]
+    assert read_image(img / "exp-scale.png")[0].shape[0] == 2 * ex.STRIP_CELL_HEIGHT + ex.STRIP_GUTTER
+    full = tmp_path / "runs" / "photos-full" / "held-out"
+    assert {read_image(f)[0].shape for f in full.iterdir()} == {(80, 96, 3)}         # evaluated at full size
+    assert "mean over the full-size held-out photos" in out.read_text()
     assert rows[0]["steps"] == 2 and rows[1]["steps"] >= 1 and all("error" not in r for r in rows)
     assert len(json.loads((tmp_path / "runs" / "probes.json").read_text())) == 2      # one probe per width
 
     text = out.read_text()
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert lines[0].startswith("| budget |")                        # the setup table
-    table = [line for line in lines if line.split("|")[1].strip() in
+    tiny = text[text.index("<!-- experiments:tiny:start -->"):text.index("<!-- experiments:tiny:end -->")]
+    table = [line for line in tiny.splitlines() if line.startswith("| ") and line.split("|")[1].strip() in
              ("variant", "gray baseline (U = V = 0)", "alternate", "wider, Euclidean, raw")]
     assert len(table) == 4 and table[1].startswith("| gray baseline")
     assert "widths 4/4/4/2, 32 px" in table[3] and "2 of 2 models trained" in text
@@ -79,5 +89,5 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
     out.write_text(out.read_text() + "\nHand-written interpretation.\n")
     ex.run(photos, **args)                                          # models reused, sections replaced
     again = out.read_text()
-    assert "0 of 2 models trained" in again
+    assert again.count("0 of 2 models trained") == 2
     assert "Hand-written interpretation." in again and again.count("<!-- experiments:tiny:start -->") == 1
