@@ -249,11 +249,8 @@ def prepare_shards(train_dir: Path, held_out_dir: Path, workdir: Path, patch: in
         return folder
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    write_shards([train_dir], partial, pool, train_shards=1, val_shards=0, seed=budget.seed, size=patch)
-    write_shards([held_out_dir], partial / "held-out", budget.val_windows, train_shards=1, val_shards=0,
-                 seed=budget.seed, size=patch)
-    (partial / "held-out" / "train-000.npz").rename(partial / "val-000.npz")
-    (partial / "held-out").rmdir()
+    write_shards([train_dir], partial, pool, train_shards=1, val_shards=1, seed=budget.seed, size=patch,
+                 val_photos=[held_out_dir])
     partial.rename(folder)
     return folder
 

@@ -261,7 +261,9 @@ def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps,
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random windows.")
 @click.option("--long-side", type=click.IntRange(min=1), metavar="PIXELS",
               help="First shrink larger photos to this long side (the scale a model trained on them works at).")
-def patches(photos, out, shard_size, train_shards, val_shards, seed, long_side):
+@click.option("--val-photos", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="Cut the validation shards from these photos (repeatable) instead: a held-out validation loss.")
+def patches(photos, out, shard_size, train_shards, val_shards, seed, long_side, val_photos):
     """Cut training pairs from colour PHOTOS into shard files.
 
     Each pair is a random 64x64 window (mirrored left-right half the time),
@@ -271,11 +273,12 @@ def patches(photos, out, shard_size, train_shards, val_shards, seed, long_side):
     \b
     Example:
       colorize patches photos/ -o data/ --shard-size 2000 --train-shards 4
+      colorize patches train/ --val-photos held_out/ -o data/ --long-side 320
     """
     with click.progressbar(length=train_shards + val_shards, label="writing shards",
                            file=_lead_stderr()) as bar:
         written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, long_side=long_side,
-                               progress=bar.update)
+                               val_photos=val_photos or None, progress=bar.update)
     click.echo(f"{len(written)} shards of {shard_size} pairs in {out}")
 
 

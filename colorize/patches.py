@@ -78,7 +78,8 @@ def load_photos(paths, long_side: int | None = None) -> list[np.ndarray]:
 
 
 def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 20, val_shards: int = 1,
-                 seed: int = 0, size: int = 64, long_side: int | None = None, progress=None) -> list[Path]:
+                 seed: int = 0, size: int = 64, long_side: int | None = None, val_photos=None,
+                 progress=None) -> list[Path]:
     """Cut random windows from ``photos`` into shard files (atomically written).
 
     Parameters
@@ -92,6 +93,9 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
     long_side : int, optional
         Shrink larger photos to this long side first (recorded in every
         shard; a model trained on them colorizes at this scale).
+    val_photos : list of image files and folders, optional
+        Cut the validation shards from these instead of ``photos``: photos
+        never trained on make the validation loss a held-out loss.
     progress : callable(int), optional
         Called after every shard.
 
@@ -105,6 +109,7 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
     if val_shards < 0:
         raise ValueError(f"validation shards must be >= 0, got {val_shards}")
     pool = load_photos(photos, long_side)
+    val_pool = pool if val_photos is None else load_photos(val_photos, long_side)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [f"train-{i:03d}.npz" for i in range(train_shards)] + [f"val-{i:03d}.npz" for i in range(val_shards)]
@@ -113,8 +118,9 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
         raise ValueError(f"{out_dir} already holds shards ({existing[0]} …): choose an empty folder")
     written = []
     for i, name in enumerate(names):
-        windows = random_windows(pool, shard_size, np.random.default_rng([seed, i]), size)
-        meta = json.dumps({"seed": seed, "index": i, "photos": len(pool), "size": size, "long_side": long_side})
+        source = pool if i < train_shards else val_pool
+        windows = random_windows(source, shard_size, np.random.default_rng([seed, i]), size)
+        meta = json.dumps({"seed": seed, "index": i, "photos": len(source), "size": size, "long_side": long_side})
         with atomic_path(out_dir / name) as tmp, open(tmp, "wb") as f:
             np.savez(f, rgb=windows, meta=np.frombuffer(meta.encode(), np.uint8))
         written.append(out_dir / name)

@@ -95,6 +95,13 @@ def test_patches_then_train_on_shards(photos, tmp_path):
     again = run("patches", photos, "-o", data, "--shard-size", 5)
     assert again.exit_code == 1 and "already holds shards" in again.stderr
     assert run("train", data, "-o", tmp_path / "m.npz", "--iterations", 2, *TINY).exit_code == 0
+    held_out = tmp_path / "held_out"
+    result = run("patches", photos / "p0.png", photos / "p1.png", "-o", held_out, "--shard-size", 6,
+                 "--train-shards", 1, "--val-photos", photos / "p2.png")
+    assert result.exit_code == 0, result.output
+    split = ShardData(held_out)       # p0 is red, p1 green, p2 blue: every validation window is p2's
+    assert (split.val[..., 2].mean(axis=(1, 2)) > split.val[..., 0].mean(axis=(1, 2))).all()
+    assert not (split.train[..., 2].mean(axis=(1, 2)) > split.train[..., 0].mean(axis=(1, 2))).all()
 
 
 def test_long_side_shrinks_the_photos_and_the_model_keeps_that_scale(photos, tmp_path):
