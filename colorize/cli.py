@@ -326,6 +326,8 @@ def tone(photos, out, style):
               show_default=True)
 @click.option("--log-every", type=click.IntRange(min=1), default=TrainConfig.log_every, show_default=True,
               help="Steps per row of the loss log (with a validation loss).")
+@click.option("--val-patches", type=click.IntRange(min=1), default=TrainConfig.val_patches, show_default=True,
+              help="Validation windows behind each logged validation loss.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoints of MODEL up to --iterations steps.")
 @click.option("--jobs", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 trains the U and V networks in two processes.")
@@ -333,7 +335,7 @@ def tone(photos, out, style):
               help="Shrink larger photos to this long side before cutting windows; the model then "
                    "colorizes images at that scale too (shards keep the scale they were cut at).")
 def train(data, model_path, arch, channels, iterations, batch, lr, momentum, weight_decay, schedule, seed,
-          checkpoint_every, log_every, resume, jobs, long_side):
+          checkpoint_every, log_every, val_patches, resume, jobs, long_side):
     """Train the U and V networks on DATA (a shard folder or photos).
 
     Ctrl-C saves checkpoints and stops; --resume continues exactly where the
@@ -349,7 +351,7 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
     """
     config = TrainConfig(parse_architecture(arch, channels), iterations, batch, lr, momentum, weight_decay,
                          schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every,
-                         long_side=long_side)
+                         val_patches=val_patches, long_side=long_side)
     last = {}
     with click.progressbar(length=2 * iterations, label="training", file=_lead_stderr(),
                            item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())) as bar:

@@ -94,7 +94,8 @@ def test_patches_then_train_on_shards(photos, tmp_path):
     assert sorted(map(bytes, epoch)) == sorted(map(bytes, shards.train))
     again = run("patches", photos, "-o", data, "--shard-size", 5)
     assert again.exit_code == 1 and "already holds shards" in again.stderr
-    assert run("train", data, "-o", tmp_path / "m.npz", "--iterations", 2, *TINY).exit_code == 0
+    assert run("train", data, "-o", tmp_path / "m.npz", "--iterations", 2, "--val-patches", 3, *TINY).exit_code == 0
+    assert ColorizationModel.load(tmp_path / "m.npz").meta["training"]["val_patches"] == 3
     held_out = tmp_path / "held_out"
     result = run("patches", photos / "p0.png", photos / "p1.png", "-o", held_out, "--shard-size", 6,
                  "--train-shards", 1, "--val-photos", photos / "p2.png")
