@@ -423,7 +423,8 @@ def section(name: str, experiment: Experiment, rows: list, strip: str, strip_pho
         f"{', '.join(p.stem for p in strip_photos)}.", "",
         f"<sub>Ran {datetime.datetime.now():%Y-%m-%d %H:%M} in {minutes:.1f} min, "
         f"{sum(r['trained'] for r in rows)} of {len(rows)} models trained in this run (the others reused from "
-        f"earlier runs or other experiments): `{command}` ({budget_line(budget)}).</sub>"])
+        f"earlier runs or other experiments): `{command}` ({budget_line(budget)}; git {git_state()}, "
+        f"engine hash {engine_version()}).</sub>"])
 
 
 def budget_line(budget: Budget) -> str:
