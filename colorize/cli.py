@@ -278,7 +278,7 @@ def patches(photos, out, shard_size, train_shards, val_shards, seed, long_side, 
     with click.progressbar(length=train_shards + val_shards, label="writing shards",
                            file=_lead_stderr()) as bar:
         written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, long_side=long_side,
-                               val_photos=val_photos or None, progress=bar.update)
+                               val_photos=val_photos or None, progress=bar.update, report=_report)
     click.echo(f"{len(written)} shards of {shard_size} pairs in {out}")
 
 

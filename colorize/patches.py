@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorize.images import fit_long_side, list_images, read_image
+from colorize.images import fit_long_side, is_gray, list_images, read_image
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
 
@@ -68,23 +68,35 @@ def targets(windows: np.ndarray, out: int):
     return yuv[..., 0], np.ascontiguousarray(centre[..., 1]), np.ascontiguousarray(centre[..., 2])
 
 
-def load_photos(paths, long_side: int | None = None) -> list[np.ndarray]:
-    """Every image under ``paths`` as uint8 RGB (the training pool), shrunk to
-    ``long_side`` pixels on its longer side if it is larger (None: as is)."""
+def load_photos(paths, long_side: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """The colour images under ``paths`` as uint8 RGB (the training pool), and the names of the gray ones.
+
+    Each is shrunk to ``long_side`` pixels on its longer side if it is larger
+    (None: as is). Gray images (`colorize.images.is_gray`) are left out: they
+    have no colour to learn and would teach the networks to predict none.
+    """
     files = list_images(paths)
-    if not files:
-        raise ValueError(f"no images found in {', '.join(map(str, paths))}")
-    return [to_uint8(fit_long_side(read_image(f)[0], long_side)) for f in files]
+    photos, gray = [], []
+    for f in files:
+        rgb, info = read_image(f)
+        if info.gray or is_gray(rgb):
+            gray.append(f.name)
+        else:
+            photos.append(to_uint8(fit_long_side(rgb, long_side)))
+    if not photos:
+        raise ValueError(f"no colour images found in {', '.join(map(str, paths))}"
+                         + (f" (only gray ones: {', '.join(gray)})" if gray else ""))
+    return photos, gray
 
 
 def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 20, val_shards: int = 1,
                  seed: int = 0, size: int = 64, long_side: int | None = None, val_photos=None,
-                 progress=None) -> list[Path]:
+                 progress=None, report=None) -> list[Path]:
     """Cut random windows from ``photos`` into shard files (atomically written).
 
     Parameters
     ----------
-    photos : list of image files and folders
+    photos : list of image files and folders (gray ones are skipped: see `load_photos`)
     out_dir : folder, created if needed; existing shards are refused
     shard_size, train_shards, val_shards : int
         The paper: 10,000 pairs per shard, 20 training shards, 1 validation.
@@ -98,6 +110,8 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
         never trained on make the validation loss a held-out loss.
     progress : callable(int), optional
         Called after every shard.
+    report : callable(str), optional
+        Told which gray photos were skipped, if any.
 
     Returns
     -------
@@ -108,8 +122,10 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
             raise ValueError(f"{name} must be at least 1, got {value}")
     if val_shards < 0:
         raise ValueError(f"validation shards must be >= 0, got {val_shards}")
-    pool = load_photos(photos, long_side)
-    val_pool = pool if val_photos is None else load_photos(val_photos, long_side)
+    pool, gray = load_photos(photos, long_side)
+    val_pool, val_gray = (pool, []) if val_photos is None else load_photos(val_photos, long_side)
+    if report and gray + val_gray:
+        report(f"skipped {len(gray + val_gray)} gray photos (no colour to learn): {', '.join(gray + val_gray)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [f"train-{i:03d}.npz" for i in range(train_shards)] + [f"val-{i:03d}.npz" for i in range(val_shards)]
@@ -120,7 +136,8 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
     for i, name in enumerate(names):
         source = pool if i < train_shards else val_pool
         windows = random_windows(source, shard_size, np.random.default_rng([seed, i]), size)
-        meta = json.dumps({"seed": seed, "index": i, "photos": len(source), "size": size, "long_side": long_side})
+        meta = json.dumps({"seed": seed, "index": i, "photos": len(source), "size": size, "long_side": long_side,
+                           "gray_skipped": gray if i < train_shards else val_gray})
         with atomic_path(out_dir / name) as tmp, open(tmp, "wb") as f:
             np.savez(f, rgb=windows, meta=np.frombuffer(meta.encode(), np.uint8))
         written.append(out_dir / name)
@@ -194,9 +211,9 @@ class PhotoData:
     """
 
     def __init__(self, paths, size: int = 64, long_side: int | None = None):
-        self.photos, self.size, self.long_side = load_photos(paths, long_side), size, long_side
+        (self.photos, gray), self.size, self.long_side = load_photos(paths, long_side), size, long_side
         self.description = {"kind": "photos", "paths": [str(p) for p in np.atleast_1d(paths)],
-                            "photos": len(self.photos), "long_side": long_side}
+                            "photos": len(self.photos), "gray_skipped": gray, "long_side": long_side}
 
     def batch(self, seed: int, step: int, size: int) -> np.ndarray:
         return random_windows(self.photos, size, np.random.default_rng([seed, step]), self.size)

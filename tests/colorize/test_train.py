@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -103,6 +104,15 @@ def test_patches_then_train_on_shards(photos, tmp_path):
     split = ShardData(held_out)       # p0 is red, p1 green, p2 blue: every validation window is p2's
     assert (split.val[..., 2].mean(axis=(1, 2)) > split.val[..., 0].mean(axis=(1, 2))).all()
     assert not (split.train[..., 2].mean(axis=(1, 2)) > split.train[..., 0].mean(axis=(1, 2))).all()
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    iio.imwrite(gray / "g.png", np.full((70, 70), 128, np.uint8))
+    (gray / "p0.png").write_bytes((photos / "p0.png").read_bytes())
+    result = run("patches", gray, "-o", tmp_path / "from_gray", "--shard-size", 2, "--train-shards", 1)
+    assert result.exit_code == 0 and "skipped 1 gray photos (no colour to learn): g.png" in result.stderr
+    assert ShardData(tmp_path / "from_gray").train.std(axis=-1).min() > 0          # only p0's colour windows
+    only_gray = run("patches", gray / "g.png", "-o", tmp_path / "none", "--shard-size", 2)
+    assert only_gray.exit_code == 1 and "no colour images found" in only_gray.stderr and "g.png" in only_gray.stderr
 
 
 def test_long_side_shrinks_the_photos_and_the_model_keeps_that_scale(photos, tmp_path):
