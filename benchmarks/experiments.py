@@ -47,7 +47,7 @@ from colorize.evaluate import STRIP_SUFFIX, evaluate
 from colorize.images import fit_long_side, list_images, read_image, resize, write_png
 from colorize.infer import EPS, RADIUS
 from colorize.model import KERNELS, WIDTHS, ColorizationModel, architecture
-from colorize.patches import write_shards
+from colorize.patches import load_photos, write_shards
 from colorize.train import TrainConfig, TrainingError, log_path, train
 
 #: Held out from every variant's training: validation loss, metrics and strips come from these.
@@ -433,7 +433,8 @@ def budget_line(budget: Budget) -> str:
 
 
 def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:
-    train_photos, held_out = (list_images(f) for f in folders)
+    (train_photos, gray), held_out = load_photos([folders[0]]), list_images(folders[1])
+    skipped = f" ({len(gray)} gray ones skipped: {', '.join(gray)})" if gray else ""
     return "\n".join([
         "## Setup", "",
         ("**Quick-mode numbers** (`--quick`): a budget for minutes, not for converged models. "
@@ -445,7 +446,7 @@ def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:
         f"| solver | SGD, lr {budget.lr:g}, momentum {budget.momentum:g}, no weight decay |",
         f"| seed | {budget.seed} (same batches for every variant of one patch size) |",
         f"| photos | downscaled to a long side of {budget.long_side} px (Lanczos), training and evaluation alike |",
-        f"| training pool | {len(train_photos)} photos, "
+        f"| training pool | {len(train_photos)} colour photos{skipped}, "
         f"{min(budget.steps * budget.batch, MAX_POOL)} windows cut once |",
         f"| held out | {', '.join(p.stem for p in held_out)} |",
         f"| validation loss | Euclidean, mean of U and V, {budget.val_windows} held-out windows, "

@@ -78,7 +78,7 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
              ("variant", "gray baseline (U = V = 0)", "alternate", "wider, Euclidean, raw")]
     assert len(table) == 4 and table[1].startswith("| gray baseline")
     assert "widths 4/4/4/2, 32 px" in table[3] and "2 of 2 models trained" in text
-    assert "| training pool | 3 photos" in text and "Rows: the 2 held-out photos" in text
+    assert "| training pool | 3 colour photos, " in text and "Rows: the 2 held-out photos" in text
     assert "Quick-mode numbers" in text and "| held out | p0, p1 |" in text and "](img/exp-tiny.png)" in text
 
     strip, _ = read_image(img / "exp-tiny.png")                     # 2 photos × (gray, 2 variants, truth)
