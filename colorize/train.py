@@ -209,12 +209,12 @@ def _resume(ckpt, net, opt, config, comm):
     return found
 
 
-def train_channel(channel, data, config: TrainConfig, model_path, resume=False, report=None, stop=_StopFlag,
+def train_channel(channel, data, config: TrainConfig, model_path, resume=False, report=None, stop=None,
                   comm: Communicator | None = None):
     """Train the network of one channel ("u" or "v") to ``config.iterations`` steps.
 
     Saves its checkpoint every ``checkpoint_every`` steps and at the end; on
-    ``stop.raised`` (SIGINT) it saves and raises :class:`Interrupted`; on a
+    ``stop.raised`` (a flag set by SIGINT, if given) it saves and raises :class:`Interrupted`; on a
     NaN or infinite loss it raises :class:`TrainingError` and leaves the last
     good checkpoint as it was. ``report(channel, step, loss)`` is called after
     every step.
@@ -227,6 +227,7 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     acts on them.
     """
     comm = comm or world()
+    stop = stop or _StopFlag()                      # no flag given: never raised
     lead = comm.rank == 0
     out = output_size(config.specs, config.patch)
     net = init_network(config.specs, config.seed, channel)
