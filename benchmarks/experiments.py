@@ -74,6 +74,7 @@ class Budget:
     channels: tuple = WIDTHS["small"]   # widths of the paper's four convolutions, scaled down
     lr: float = 3.0
     momentum: float = 0.9
+    lr_half_life: int | None = None     # steps; None: a constant learning rate
     seed: int = 0
     long_side: int = 320                # every photo is downscaled to this long side first
     val_windows: int = 128              # held-out windows of the validation loss
@@ -261,8 +262,8 @@ def _config(variant: Variant, budget: Budget, steps: int) -> TrainConfig:
     log_every = max(1, steps // budget.log_points)
     return TrainConfig(specs(variant, budget), steps, budget.batch, budget.lr, budget.momentum,
                        schedule=variant.schedule, seed=budget.seed if variant.seed is None else variant.seed,
-                       patch=variant.patch,
-                       checkpoint_every=log_every, log_every=log_every, val_patches=budget.val_windows)
+                       patch=variant.patch, checkpoint_every=log_every, log_every=log_every,
+                       val_patches=budget.val_windows, lr_half_life=budget.lr_half_life)
 
 
 def _train_cached(data: Path, config: TrainConfig, models: Path, jobs: int) -> tuple:
@@ -429,7 +430,12 @@ def section(name: str, experiment: Experiment, rows: list, strip: str, strip_pho
 
 def budget_line(budget: Budget) -> str:
     return (f"{budget.steps} steps of batch {budget.batch}, widths {'/'.join(map(str, budget.channels))}, "
-            f"SGD lr {budget.lr:g} momentum {budget.momentum:g}, seed {budget.seed}, photos at {budget.long_side} px")
+            f"SGD lr {budget.lr:g}{_half_life(budget)} momentum {budget.momentum:g}, seed {budget.seed}, "
+            f"photos at {budget.long_side} px")
+
+
+def _half_life(budget: Budget) -> str:
+    return f" (halved every {budget.lr_half_life} steps)" if budget.lr_half_life else ""
 
 
 def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:
@@ -443,7 +449,7 @@ def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:
         f"| steps per variant | {budget.steps} (width experiment: what fits the same time) |",
         f"| batch | {budget.batch} windows |",
         f"| widths of the paper's 4 convolutions | {'/'.join(map(str, budget.channels))} (paper 512/512/512/256) |",
-        f"| solver | SGD, lr {budget.lr:g}, momentum {budget.momentum:g}, no weight decay |",
+        f"| solver | SGD, lr {budget.lr:g}{_half_life(budget)}, momentum {budget.momentum:g}, no weight decay |",
         f"| seed | {budget.seed} (same batches for every variant of one patch size) |",
         f"| photos | downscaled to a long side of {budget.long_side} px (Lanczos), training and evaluation alike |",
         f"| training pool | {len(train_photos)} colour photos{skipped}, "
@@ -519,6 +525,8 @@ def main(argv=None):
                                            f"{','.join(map(str, full.channels))})")
     parser.add_argument("--lr", type=float, help=f"SGD learning rate (default {full.lr:g})")
     parser.add_argument("--momentum", type=float, help=f"SGD momentum (default {full.momentum:g})")
+    parser.add_argument("--lr-half-life", type=int, help="halve the learning rate every this many steps "
+                                                         "(default: constant)")
     parser.add_argument("--seed", type=int, help=f"data, initialisation, batches (default {full.seed})")
     parser.add_argument("--long-side", type=int, help=f"downscale every photo to this long side, px "
                                                       f"(default {full.long_side})")
@@ -530,7 +538,8 @@ def main(argv=None):
     parser.add_argument("--workdir", type=Path, default=Path("runs/experiments"))
     args = parser.parse_args(argv)
     budget = QUICK if args.quick else Budget()
-    given = {k: getattr(args, k) for k in ("steps", "batch", "lr", "momentum", "seed", "long_side", "jobs")}
+    given = {k: getattr(args, k) for k in ("steps", "batch", "lr", "momentum", "lr_half_life", "seed",
+                                          "long_side", "jobs")}
     if args.channels:
         try:
             given["channels"] = tuple(int(c) for c in args.channels.split(","))

@@ -321,6 +321,8 @@ def tone(photos, out, style):
 @click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=TrainConfig.momentum,
               show_default=True)
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--lr-half-life", type=click.IntRange(min=1), metavar="STEPS",
+              help="Halve the learning rate every STEPS steps (smoothly); constant if left out.")
 @click.option("--schedule", default=TrainConfig.schedule, show_default=True,
               help="Losses and their steps, cycled (the paper's alternation).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -337,7 +339,7 @@ def tone(photos, out, style):
               help="Shrink larger photos to this long side before cutting windows; the model then "
                    "colorizes images at that scale too (shards keep the scale they were cut at).")
 def train(data, model_path, arch, channels, iterations, batch, lr, momentum, weight_decay, schedule, seed,
-          checkpoint_every, log_every, val_patches, resume, jobs, long_side):
+          checkpoint_every, log_every, val_patches, resume, jobs, long_side, lr_half_life):
     """Train the U and V networks on DATA (a shard folder or photos).
 
     Ctrl-C saves checkpoints and stops; --resume continues exactly where the
@@ -353,7 +355,7 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
     """
     config = TrainConfig(parse_architecture(arch, channels), iterations, batch, lr, momentum, weight_decay,
                          schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every,
-                         val_patches=val_patches, long_side=long_side)
+                         val_patches=val_patches, long_side=long_side, lr_half_life=lr_half_life)
     last = {}
     with click.progressbar(length=2 * iterations, label="training", file=_lead_stderr(),
                            item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())) as bar:

@@ -70,19 +70,28 @@ class TrainConfig:
     log_every: int = 50
     val_patches: int = 64
     long_side: int | None = None    # photos shrunk to this long side (the model's working scale)
+    lr_half_life: int | None = None  # steps over which the learning rate halves (None: constant)
 
     def __post_init__(self):
         for name in ("iterations", "batch", "checkpoint_every", "log_every", "val_patches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr_half_life is not None and self.lr_half_life < 1:
+            raise ValueError(f"the learning rate's half-life must be at least 1 step, got {self.lr_half_life}")
         parse_schedule(self.schedule)
         check_long_side(self.long_side)
         vcnn.SGD([], self.lr, self.momentum, self.weight_decay)     # validates the solver settings
 
     def fingerprint(self) -> dict:
-        """What a checkpoint must share with the run that resumes it."""
+        """What a checkpoint must share with the run that resumes it (a constant
+        learning rate is left out, as in checkpoints made before it could decay)."""
         return {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in ("iterations", "checkpoint_every", "log_every")}
+                if k not in ("iterations", "checkpoint_every", "log_every")
+                and not (k == "lr_half_life" and v is None)}
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step``: ``lr``, halved every ``lr_half_life`` steps, smoothly."""
+        return self.lr if self.lr_half_life is None else self.lr * 0.5 ** (step / self.lr_half_life)
 
 
 def checkpoint_path(model_path, channel: str) -> Path:
@@ -254,6 +263,7 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
             save()
             raise Interrupted(f"{channel}: interrupted at step {step}; checkpoint {ckpt} saved")
         loss_name = loss_at(schedule, step)
+        opt.lr = config.lr_at(step)
         opt.zero_grad()
         windows = data.batch(config.seed, step, config.batch)[rows]
         loss, dz = _channel_loss(net, windows, channel, loss_name, out)

@@ -13,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from colorize.cli import main
-from colorize.model import ColorizationModel
+import vcnn
+from colorize.model import ColorizationModel, architecture
 from colorize.patches import PhotoData, ShardData
+from colorize.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--log-every", "2", "--checkpoint-every", "2"]
@@ -63,6 +65,30 @@ def test_same_arguments_same_weights_and_resume_is_exact(photos, tmp_path):
     assert_same_weights(straight, resumed)
     other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *TINY[:-2], "--seed", "5")
     assert other.exit_code == 1 and "other settings" in other.stderr
+
+
+def test_lr_half_life_sets_every_step_and_resume_is_exact(photos, tmp_path, monkeypatch):
+    config = TrainConfig(architecture((4, 4, 4, 2)), 5, batch=2, lr=4.0, lr_half_life=2)
+    assert [config.lr_at(s) for s in (0, 1, 2, 4)] == [4.0, 4.0 * 0.5 ** 0.5, 2.0, 1.0]
+    assert TrainConfig(config.specs, 5, lr=4.0).lr_at(7) == 4.0
+    assert "lr_half_life" not in TrainConfig(config.specs, 5).fingerprint()    # old checkpoints still resume
+    with pytest.raises(ValueError, match="half-life"):
+        TrainConfig(config.specs, 5, lr_half_life=0)
+    used, step = [], vcnn.SGD.step
+    monkeypatch.setattr(vcnn.SGD, "step", lambda opt: (used.append(opt.lr), step(opt))[1])
+    train(photos, tmp_path / "m.npz", config)
+    assert used == [config.lr_at(s) for s in range(5)] * 2      # U's steps, then V's
+    monkeypatch.undo()
+    decayed, resumed = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert run("train", photos, "-o", decayed, "--iterations", 6, "--lr-half-life", 1, *TINY).exit_code == 0
+    assert run("train", photos, "-o", resumed, "--iterations", 3, "--lr-half-life", 1, *TINY).exit_code == 0
+    assert run("train", photos, "-o", resumed, "--iterations", 6, "--lr-half-life", 1, "--resume",
+               *TINY).exit_code == 0
+    assert_same_weights(decayed, resumed)
+    other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *TINY)
+    assert other.exit_code == 1 and "other settings" in other.stderr
+    zero = run("train", photos, "-o", tmp_path / "z.npz", "--lr-half-life", 0)
+    assert zero.exit_code == 2 and "--lr-half-life" in zero.stderr.splitlines()[-1]
 
 
 def test_two_jobs_train_the_same_networks(photos, tmp_path):
