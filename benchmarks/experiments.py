@@ -19,8 +19,9 @@ when a variant with the same settings is asked for again (the schedule
 baseline serves every experiment). Change ``--workdir`` (or empty it) when the
 photos change: cached photos, shards and models are found by name.
 
-    python3 benchmarks/experiments.py --photos ../shared/data/photos --quick   # ~25 min on 2 busy cores
-    python3 benchmarks/experiments.py --photos ../shared/data/photos           # a few hours
+    python3 benchmarks/experiments.py --photos ../shared/data/photos --quick        # ~17 min
+    python3 benchmarks/experiments.py --photos ../shared/data/photos --steps 1000   # 43 min: docs/EXPERIMENTS.md
+    python3 benchmarks/experiments.py --photos ../shared/data/photos                # 2000 steps, ~1.5 h
     python3 benchmarks/experiments.py --photos ../shared/data/photos --quick --only depth
 """
 import argparse
@@ -74,7 +75,7 @@ class Budget:
     channels: tuple = WIDTHS["small"]   # widths of the paper's four convolutions, scaled down
     lr: float = 3.0
     momentum: float = 0.9
-    lr_half_life: int | None = None     # steps; None: a constant learning rate
+    lr_half_life: int | None = None     # steps; None: a fifth of the step budget, 0: a constant rate
     seed: int = 0
     long_side: int = 320                # every photo is downscaled to this long side first
     val_windows: int = 128              # held-out windows of the validation loss
@@ -83,6 +84,15 @@ class Budget:
 
 
 QUICK = Budget(steps=400, channels=(8, 8, 8, 4))
+
+
+def half_life(budget: Budget) -> int | None:
+    """The learning rate's half-life in steps (None: constant). A fifth of the
+    budget by default: the rate ends at 1/32 of its start, and the seed noise
+    falls from 1.12 to 0.48 dB (docs/EXPERIMENTS.md)."""
+    if budget.lr_half_life is None:
+        return max(1, budget.steps // 5)
+    return budget.lr_half_life or None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +273,7 @@ def _config(variant: Variant, budget: Budget, steps: int) -> TrainConfig:
     return TrainConfig(specs(variant, budget), steps, budget.batch, budget.lr, budget.momentum,
                        schedule=variant.schedule, seed=budget.seed if variant.seed is None else variant.seed,
                        patch=variant.patch, checkpoint_every=log_every, log_every=log_every,
-                       val_patches=budget.val_windows, lr_half_life=budget.lr_half_life)
+                       val_patches=budget.val_windows, lr_half_life=half_life(budget))
 
 
 def _train_cached(data: Path, config: TrainConfig, models: Path, jobs: int) -> tuple:
@@ -435,7 +445,7 @@ def budget_line(budget: Budget) -> str:
 
 
 def _half_life(budget: Budget) -> str:
-    return f" (halved every {budget.lr_half_life} steps)" if budget.lr_half_life else ""
+    return f" (halved every {half_life(budget)} steps)" if half_life(budget) else " (constant)"
 
 
 def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:
@@ -526,7 +536,7 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, help=f"SGD learning rate (default {full.lr:g})")
     parser.add_argument("--momentum", type=float, help=f"SGD momentum (default {full.momentum:g})")
     parser.add_argument("--lr-half-life", type=int, help="halve the learning rate every this many steps "
-                                                         "(default: constant)")
+                                                         "(default: a fifth of --steps; 0: constant)")
     parser.add_argument("--seed", type=int, help=f"data, initialisation, batches (default {full.seed})")
     parser.add_argument("--long-side", type=int, help=f"downscale every photo to this long side, px "
                                                       f"(default {full.long_side})")

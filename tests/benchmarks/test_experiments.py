@@ -54,6 +54,14 @@ def test_widths_keep_the_papers_ratios():
             assert ex.describe(variant, ex.QUICK)
 
 
+def test_the_learning_rate_halves_every_fifth_of_the_budget_unless_told():
+    assert ex.half_life(ex.Budget(steps=1000)) == 200 and ex.half_life(ex.QUICK) == 80
+    assert ex.half_life(ex.Budget(steps=1000, lr_half_life=0)) is None          # constant
+    assert ex.half_life(ex.Budget(steps=1000, lr_half_life=300)) == 300
+    assert ex._config(ex.Variant("x"), ex.Budget(steps=1000), 1000).lr_at(400) == 3.0 / 4
+    assert "halved every 200 steps" in ex.budget_line(ex.Budget(steps=1000))
+
+
 def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_path, monkeypatch):
     monkeypatch.setattr(ex, "PROBE_STEPS", 2)
     out, img = tmp_path / "docs" / "EXPERIMENTS.md", tmp_path / "docs" / "img"

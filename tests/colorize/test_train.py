@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from colorize.cli import main
 import vcnn
+from colorize.cli import main
 from colorize.model import ColorizationModel, architecture
 from colorize.patches import PhotoData, ShardData
 from colorize.train import TrainConfig, train
