@@ -445,7 +445,8 @@ def budget_line(budget: Budget) -> str:
 
 
 def _half_life(budget: Budget) -> str:
-    return f" (halved every {half_life(budget)} steps)" if half_life(budget) else " (constant)"
+    steps = half_life(budget)
+    return f" (halved every {steps} steps)" if steps else " (constant)"
 
 
 def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:

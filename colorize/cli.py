@@ -94,8 +94,6 @@ def _one_rank_ends_the_job():
             err.show()
         else:
             traceback.print_exc()
-        sys.stderr.flush()
-        time.sleep(0.5)         # the launcher drops output still in flight when it kills the job
         comm.abort(getattr(err, "exit_code", 1))
 
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 
 import numpy as np
 
 #: Set by MPI launchers in every process they start: MPICH's and Intel's
 #: Hydra and Slurm's PMI (PMI_SIZE), Open MPI (OMPI_COMM_WORLD_SIZE), PMIx.
 LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+ABORT_GRACE = 0.5       # seconds a rank waits, output flushed, before MPI_Abort
 
 
 class ParallelError(RuntimeError):
@@ -85,8 +87,13 @@ class MPICommunicator(Communicator):
         return self.comm.allgather(obj)
 
     def abort(self, code):
-        # MPI_Abort tells the launcher to kill every rank; it may return before
-        # that happens, and this rank must not go on meanwhile.
+        # The launcher drops output still in flight when it kills the job: let
+        # this rank's last words reach it first. MPI_Abort tells the launcher to
+        # kill every rank; it may return before that happens, and this rank
+        # must not go on meanwhile.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        time.sleep(ABORT_GRACE)
         self.comm.Abort(code)
         os._exit(code)
 
