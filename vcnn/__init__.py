@@ -4,7 +4,7 @@ A convolution is one matrix product over φ(x), the matrix of receptive fields
 (Ren & Xu, "On vectorization of deep convolutional neural networks for vision
 tasks", AAAI 2015). See docs/HOW-VCNN-WORKS.md for a walk-through.
 """
-from vcnn import naive
+from vcnn import im2col_gemm, naive
 from vcnn.gradcheck import check_layer, numerical_gradient
 from vcnn.layers import Conv2D, FullConv2D, ReLU, layer_from_spec
 from vcnn.losses import cross_entropy, euclidean, loss_at, parse_schedule, predict, sigmoid
@@ -17,5 +17,5 @@ __all__ = [
     "phi", "phi_adjoint", "Conv2D", "FullConv2D", "ReLU", "layer_from_spec", "Network",
     "euclidean", "cross_entropy", "predict", "sigmoid", "parse_schedule", "loss_at", "SGD",
     "save_arrays", "load_arrays", "save_network", "load_network",
-    "check_layer", "numerical_gradient", "naive",
+    "check_layer", "numerical_gradient", "naive", "im2col_gemm",
 ]

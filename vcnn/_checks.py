@@ -31,3 +31,14 @@ def check_kernel_size(k, height, width):
     if k > height or k > width:
         raise ValueError(f"kernel size k={k} is larger than the {height}x{width} image")
     return int(k)
+
+
+def check_conv(x, W, name):
+    """``(x, W)`` of a k×k convolution, checked: W is (C_out, C_in, k, k), x an (N, C_in, H, W)
+    batch of W's dtype, with k no larger than the image."""
+    W = np.ascontiguousarray(W)
+    if W.ndim != 4 or W.shape[2] != W.shape[3]:
+        raise ValueError(f"{name}: W must be (C_out, C_in, k, k), got shape {W.shape}")
+    x = as_nchw(x, channels=W.shape[1], dtype=W.dtype)
+    check_kernel_size(W.shape[2], x.shape[2], x.shape[3])
+    return x, W

@@ -3,27 +3,19 @@
 The loops are written once, in :mod:`kernels.naive_conv`, and run two ways:
 ``jit=True`` compiles them with Numba (what the benchmark times against the
 vectorized layer); ``jit=False`` runs the same source as pure Python (slow:
-tiny shapes only; this is the version to read while learning). Every fast
-path in :mod:`vcnn.layers` is tested against these functions, never against
-itself.
+tiny shapes only; this is the version to read while learning). They are the
+first rung of three: :mod:`vcnn.im2col_gemm` writes the same convolution as
+φ and one GEMM, and :class:`vcnn.Conv2D` makes that fast. Every faster rung is
+tested against these loops, never against itself.
 """
 import numpy as np
 
 import kernels
-from vcnn._checks import as_nchw, check_kernel_size
+from vcnn._checks import as_nchw, check_conv
 
 
 def _run(kernel, jit):
     return kernel if jit else getattr(kernel, "py_func", kernel)
-
-
-def _check_conv(x, W, name):
-    W = np.ascontiguousarray(W)
-    if W.ndim != 4 or W.shape[2] != W.shape[3]:
-        raise ValueError(f"{name}: W must be (C_out, C_in, k, k), got shape {W.shape}")
-    x = as_nchw(x, channels=W.shape[1], dtype=W.dtype)
-    check_kernel_size(W.shape[2], x.shape[2], x.shape[3])
-    return x, W
 
 
 def _check_full_conv(x, W, k, name):
@@ -40,7 +32,7 @@ def conv2d_forward(x, W, b, jit=True):
 
     ``y[n, o, p, q] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x[n, c, p+i, q+j]``.
     """
-    x, W = _check_conv(x, W, "conv2d_forward")
+    x, W = check_conv(x, W, "conv2d_forward")
     n, _, h, w = x.shape
     c_out, _, k, _ = W.shape
     y = np.zeros((n, c_out, h - k + 1, w - k + 1), dtype=x.dtype)
@@ -50,7 +42,7 @@ def conv2d_forward(x, W, b, jit=True):
 
 def conv2d_backward(x, W, dy, jit=True):
     """(dx, dW, db) of :func:`conv2d_forward` for the output gradient dy."""
-    x, W = _check_conv(x, W, "conv2d_backward")
+    x, W = check_conv(x, W, "conv2d_backward")
     dx, dW, db = np.zeros_like(x), np.zeros_like(W), np.zeros(W.shape[0], x.dtype)
     _run(kernels.conv_backward_direct, jit)(x, W, np.ascontiguousarray(dy, x.dtype), dx, dW, db)
     return dx, dW, db

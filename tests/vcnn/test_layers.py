@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vcnn import Conv2D, FullConv2D, ReLU, check_layer, naive
+from vcnn import Conv2D, FullConv2D, ReLU, check_layer, im2col_gemm, naive
 
 # (n, c_in, c_out, k, h, w): every kernel size of the paper, odd sizes included.
 CONV_CASES = [(2, 1, 3, 1, 5, 7), (1, 2, 4, 3, 7, 6), (3, 3, 2, 4, 9, 8), (2, 2, 3, 8, 11, 9), (1, 1, 2, 11, 13, 12)]
@@ -25,6 +25,23 @@ def test_conv_matches_naive(n, c_in, c_out, k, h, w, dtype, tol):
     np.testing.assert_allclose(layer.backward(dy), dx, rtol=tol, atol=tol)
     np.testing.assert_allclose(layer.dW, dW, rtol=tol, atol=tol * 10)
     np.testing.assert_allclose(layer.db, db, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("n,c_in,c_out,k,h,w", CONV_CASES)
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_conv_matches_the_plain_im2col_gemm(n, c_in, c_out, k, h, w, dtype, tol):
+    """The layer is the rung below it with buffers and fused passes: same y, dx, dW, db,
+    twice in a row (the second step runs in the buffers the first one kept)."""
+    layer = Conv2D(c_in, c_out, k, rng=0, dtype=dtype)
+    layer.b[:] = random(c_out, 1, dtype)
+    for seed in (2, 4):
+        x = random((n, c_in, h, w), seed, dtype)
+        y = layer.forward(x)
+        np.testing.assert_allclose(y, im2col_gemm.conv2d_forward(x, layer.W, layer.b), rtol=tol, atol=tol)
+        dy = random(y.shape, seed + 1, dtype)
+        expected = im2col_gemm.conv2d_backward(x, layer.W, dy)
+        for got, want in zip([layer.backward(dy), layer.dW, layer.db], expected):
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10)
 
 
 @pytest.mark.parametrize("n,c_in,c_out,k,h,w", FULL_CASES)
