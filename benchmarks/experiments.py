@@ -23,6 +23,15 @@ photos change: cached photos, shards and models are found by name.
     python3 benchmarks/experiments.py --photos ../shared/data/photos --steps 1000   # 43 min: docs/EXPERIMENTS.md
     python3 benchmarks/experiments.py --photos ../shared/data/photos                # 2000 steps, ~1.5 h
     python3 benchmarks/experiments.py --photos ../shared/data/photos --quick --only depth
+
+With ``--val-photos`` and ``--test-photos`` the three roles get folders of
+their own (BSDS500: train on ``train/`` and most of ``val/``, validation
+windows from the rest of ``val/``, scores on ``test/``, which nothing is
+fitted to); ``--photos`` then holds the training photos only:
+
+    python3 benchmarks/experiments.py --photos bsds_trainval/ --val-photos bsds_heldout/ \
+        --test-photos ../shared/data/bsds500/test --only capacity --only paleness \
+        --steps 1000 --batch 16 --out docs/EXPERIMENTS.md --workdir runs/bsds
 """
 import argparse
 import csv
@@ -65,6 +74,7 @@ REPO = Path(__file__).resolve().parent.parent
 #: The code a trained model depends on: a cached model is reused only if these are unchanged.
 ENGINE = ("kernels", "vcnn", "colorize/model.py", "colorize/patches.py", "colorize/train.py")
 PROBE_STEPS = 20                # steps timed per width for the equal wall-clock budget
+DEEP8 = (11, 4, 3, 3, 3, 1, 1)  # the bundled default's convolutions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +117,8 @@ class Variant:
     equal_time: bool = False            # steps: what fits the baseline's training time
     seed: int | None = None             # initialisation and batch order (None: the budget's); same windows
     long_side: int | None = None        # training photos shrunk to this long side (None: the budget's, 0: full size)
+    channels: tuple | None = None       # explicit widths of every convolution (overrides width)
+    extra_photos: bool = False          # train on --extra-photos as well
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +173,22 @@ def experiments(steps: int) -> dict:
             Variant("320 px (the budget's)", long_side=320),
             Variant("640 px", long_side=640),
             Variant("full size", long_side=0)), full_size=True),
+        "capacity": Experiment("Depth and width at equal wall-clock time, three seeds (BSDS500)",
+                               "5 or 8 layers, width 32 or 64, each trained for as long as the 5-layer, width-32 "
+                               "network's step budget takes; three seeds each, scored on photos nothing was "
+                               "fitted to.", tuple(
+            Variant(f"{label} · seed {seed}", kernels=kernels, width=width, equal_time=(kernels, width) != (KERNELS, 1.0),
+                    seed=seed)
+            for label, kernels, width in (("5 layers, width 32", KERNELS, 1.0), ("5 layers, width 64", KERNELS, 2.0),
+                                          ("8 layers, width 32", DEEP8, 1.0), ("8 layers, width 64", DEEP8, 2.0))
+            for seed in (0, 1, 2)), full_size=True),
+        "paleness": Experiment("Less pale colours? (BSDS500, the 8-layer network)",
+                               "Does more cross-entropy, a wider last layer or the 22 photos of shared/data/photos "
+                               "make the colours less pale? Same steps for every variant.", (
+            Variant("8 layers (paper schedule)", kernels=DEEP8),
+            Variant("cross-entropy 3/4 of the steps", kernels=DEEP8, schedule="euclidean:50,cross_entropy:150"),
+            Variant("last layer 32 wide", kernels=DEEP8, channels=(32, 32, 32, 32, 32, 32, 32)),
+            Variant("+ the 22 colour photos", kernels=DEEP8, extra_photos=True)), full_size=True),
         "noise": Experiment("Noise floor: the baseline with other seeds",
                             "How far apart are two runs that differ only in the seed (initialisation, batch order)?", (
             Variant("seed 0 (the baseline)", seed=0),
@@ -192,17 +220,22 @@ def widths(channels, n_convs: int, factor: float = 1.0) -> tuple:
     return tuple(max(1, round(c * factor)) for c in (c1, *inner, c4))
 
 
+def variant_widths(variant: Variant, budget: Budget) -> tuple:
+    """The widths of a variant's convolutions: its own, or the budget's scaled by its width factor."""
+    return variant.channels or widths(budget.channels, len(variant.kernels), variant.width)
+
+
 def specs(variant: Variant, budget: Budget) -> list:
-    return architecture(widths(budget.channels, len(variant.kernels), variant.width), variant.kernels,
-                        mapping_size(variant.kernels, variant.patch))
+    return architecture(variant_widths(variant, budget), variant.kernels, mapping_size(variant.kernels, variant.patch))
 
 
 def describe(variant: Variant, budget: Budget) -> str:
     """"11/4/3/1 + map 8, widths 8/8/8/4, 64 px": the network of a variant, for the tables."""
-    w = widths(budget.channels, len(variant.kernels), variant.width)
+    w = variant_widths(variant, budget)
     scale = "" if variant.long_side is None else f", photos at {variant.long_side or 'full size'}"
+    extra = ", + extra photos" if variant.extra_photos else ""
     return (f"{'/'.join(map(str, variant.kernels))} + map {mapping_size(variant.kernels, variant.patch)}, "
-            f"widths {'/'.join(map(str, w))}, {variant.patch} px{scale}")
+            f"widths {'/'.join(map(str, w))}, {variant.patch} px{scale}{extra}")
 
 
 def training_scale(variant: Variant, budget: Budget) -> int | None:
@@ -231,31 +264,65 @@ def git_state() -> str:
 
 # ---------------------------------------------------------------- data
 
-def prepare_photos(photos, workdir: Path, long_side: int | None, held_out=VALIDATION_PHOTOS) -> tuple:
-    """Downscaled copies (long side ``long_side``, never upscaled; None: full size) in ``train/`` and ``held-out/``.
+@dataclasses.dataclass(frozen=True)
+class Photos:
+    """Where each role's photos come from.
 
-    Returns the two folders. Raises ValueError when a held-out photo is missing.
+    Either one folder split by name (``held_out`` photos give the validation
+    windows and the scores, the others the training windows), or a folder per
+    role: ``val`` for the validation windows (model selection), ``test`` for
+    the scores (nothing is fitted to it). ``extra``: more training photos for
+    the variants that ask for them.
     """
-    files = {f.name: f for f in list_images(photos)}
-    missing = [name for name in held_out if name not in files]
-    if missing:
-        raise ValueError(f"held-out photos {missing} are not in {photos}")
-    root = workdir / (f"photos-{long_side}" if long_side else "photos-full")
-    folders = {"train": root / "train", "held-out": root / "held-out"}
-    for folder in folders.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    for name, path in files.items():
-        target = folders["held-out" if name in held_out else "train"] / f"{Path(name).stem}.png"
+    train: Path
+    val: Path | None = None
+    test: Path | None = None
+    extra: Path | None = None
+    held_out: tuple = VALIDATION_PHOTOS
+
+    @property
+    def split(self) -> bool:
+        return self.val is not None
+
+
+def _copy_scaled(files, folder: Path, long_side: int | None) -> Path:
+    """Downscaled PNG copies of ``files`` (long side ``long_side``, never upscaled) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        target = folder / f"{Path(path).stem}.png"
         if not target.exists():
             write_png(target, fit_long_side(read_image(path)[0], long_side))
-    return folders["train"], folders["held-out"]
+    return folder
+
+
+def prepare_photos(photos: Photos, workdir: Path, long_side: int | None, extra: bool = False) -> tuple:
+    """The (train, validation, test) folders at ``long_side`` pixels (None: full size).
+
+    Copies are made once under ``workdir``; split by name, validation and test
+    are the same held-out folder. Raises ValueError when a held-out photo is missing.
+    """
+    root = workdir / (f"photos-{long_side}" if long_side else "photos-full")
+    if photos.split:
+        if long_side is None and not extra:
+            return photos.train, photos.val, photos.test
+        train = list_images([photos.train, photos.extra] if extra else photos.train)
+        return (_copy_scaled(train, root / ("train+extra" if extra else "train"), long_side),
+                _copy_scaled(list_images(photos.val), root / "val", long_side),
+                _copy_scaled(list_images(photos.test), root / "test", long_side))
+    files = {f.name: f for f in list_images(photos.train)}
+    missing = [name for name in photos.held_out if name not in files]
+    if missing:
+        raise ValueError(f"held-out photos {missing} are not in {photos.train}")
+    held_out = _copy_scaled([files[n] for n in photos.held_out], root / "held-out", long_side)
+    train = _copy_scaled([f for n, f in files.items() if n not in photos.held_out], root / "train", long_side)
+    return train, held_out, held_out
 
 
 def prepare_shards(train_dir: Path, held_out_dir: Path, workdir: Path, patch: int, budget: Budget) -> Path:
     """A shard folder for ``colorize.train``: ``train-000.npz`` cut from the training photos
     (one window per training sample, up to MAX_POOL), ``val-000.npz`` from the held-out photos."""
     pool = min(budget.steps * budget.batch, MAX_POOL)
-    folder = workdir / f"data-{train_dir.parent.name}-p{patch}-n{pool}-v{budget.val_windows}-s{budget.seed}"
+    folder = workdir / f"data-{train_dir.parent.name}-{train_dir.name}-p{patch}-n{pool}-v{budget.val_windows}-s{budget.seed}"
     if folder.is_dir():
         return folder
     partial = folder.with_name(folder.name + ".partial")
@@ -273,7 +340,7 @@ def _config(variant: Variant, budget: Budget, steps: int) -> TrainConfig:
     return TrainConfig(specs(variant, budget), steps, budget.batch, budget.lr, budget.momentum,
                        schedule=variant.schedule, seed=budget.seed if variant.seed is None else variant.seed,
                        patch=variant.patch, checkpoint_every=log_every, log_every=log_every,
-                       val_patches=budget.val_windows, lr_half_life=half_life(budget))
+                       val_patches=budget.val_windows, lr_half_life=half_life(dataclasses.replace(budget, steps=steps)))
 
 
 def _train_cached(data: Path, config: TrainConfig, models: Path, jobs: int) -> tuple:
@@ -300,19 +367,20 @@ def _seconds(model_path: Path, jobs: int) -> float:
     return max(seconds) if jobs == 2 else sum(seconds)
 
 
-def equal_time_steps(variant: Variant, budget: Budget, data: Path, workdir: Path) -> int:
-    """Steps of ``variant`` that take as long as ``budget.steps`` steps of the budget width.
+def equal_time_steps(variant: Variant, reference: Variant, budget: Budget, data: Path, workdir: Path) -> int:
+    """Steps of ``variant`` that take as long as ``budget.steps`` steps of ``reference``
+    (its experiment's first variant).
 
-    Both widths train 2·PROBE_STEPS steps, logged after PROBE_STEPS and at the
+    Both networks train 2·PROBE_STEPS steps, logged after PROBE_STEPS and at the
     end; the time between the two logs is PROBE_STEPS steps without the
     start-up (first calls, buffers). The step count scales by the ratio of
-    the two widths' times (cached in ``probes.json``).
+    the two networks' times (cached in ``probes.json``).
     """
     cache_file = workdir / "probes.json"
     cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
     seconds = []
-    for factor in (1.0, variant.width):
-        probe = dataclasses.replace(variant, width=factor)
+    for probe in (reference, variant):
+        probe = dataclasses.replace(probe, seed=None, label="probe")
         config = dataclasses.replace(_config(probe, budget, 2 * PROBE_STEPS), log_every=PROBE_STEPS,
                                      checkpoint_every=2 * PROBE_STEPS, val_patches=1)
         key = f"{data.name} {describe(probe, budget)} batch {budget.batch} jobs {budget.jobs} {engine_version()}"
@@ -332,17 +400,19 @@ def validation_curve(model_path: Path) -> list:
             for u, v in zip(logs["u"], logs["v"])]
 
 
-def run_variant(variant: Variant, budget: Budget, photos, workdir: Path, compare_dir: Path,
-                full_size: bool = False, held_out=VALIDATION_PHOTOS, log=print) -> dict:
+def run_variant(variant: Variant, budget: Budget, photos: Photos, workdir: Path, compare_dir: Path,
+                full_size: bool = False, log=print, reference: Variant | None = None) -> dict:
     """Train (or reuse) and evaluate one variant; returns a row of its experiment's table.
 
-    The model is evaluated on the held-out photos at its training scale, or,
+    An ``equal_time`` variant trains as long as ``budget.steps`` steps of ``reference`` take.
+    The model is evaluated on the test photos at its training scale, or,
     with `full_size`, on the full-size photos, shrunk to that scale by the model itself.
     """
     scale = training_scale(variant, budget)
-    folders = prepare_photos(photos, workdir, scale, held_out)
-    data = prepare_shards(*folders, workdir, variant.patch, budget)
-    steps = equal_time_steps(variant, budget, data, workdir) if variant.equal_time else budget.steps
+    folders = prepare_photos(photos, workdir, scale, variant.extra_photos)
+    data = prepare_shards(folders[0], folders[1], workdir, variant.patch, budget)
+    steps = equal_time_steps(variant, reference or variant, budget, data, workdir) if variant.equal_time \
+        else budget.steps
     row = {"variant": variant, "steps": steps}
     log(f"  {variant.label}: {describe(variant, budget)}, {steps} steps")
     try:
@@ -353,8 +423,8 @@ def run_variant(variant: Variant, budget: Budget, photos, workdir: Path, compare
     model = ColorizationModel.load(model_path)
     if full_size:
         model.long_side = scale
-    held_out_dir = prepare_photos(photos, workdir, None, held_out)[1] if full_size else folders[1]
-    results = evaluate(held_out_dir, model, variant.refine is not None, radius, eps, compare_dir=compare_dir)
+    test_dir = prepare_photos(photos, workdir, None)[2] if full_size else folders[2]
+    results = evaluate(test_dir, model, variant.refine is not None, radius, eps, compare_dir=compare_dir)
     return {**row, "trained": trained, "seconds": _seconds(model_path, budget.jobs),
             "curve": validation_curve(model_path), "gray": results["overall"]["gray"],
             "metrics": results["overall"]["refined" if variant.refine else "network"]}
@@ -416,21 +486,39 @@ def table(rows: list, budget: Budget) -> str:
                      f"| {_with_delta(m['psnr_rgb'], gray['psnr_rgb'], '.2f')} "
                      f"| {_with_delta(m['psnr_uv'], gray['psnr_uv'], '.2f')} "
                      f"| {_with_delta(m['auc'], gray['auc'], '.3f')} | {m['colourfulness_ratio']:.2f} |")
+    for label, group in seed_groups(rows).items():
+        m = {k: float(np.mean([r["metrics"][k] for r in group])) for k in ("psnr_rgb", "psnr_uv", "auc",
+                                                                            "colourfulness_ratio")}
+        spread = max(r["metrics"]["psnr_rgb"] for r in group) - min(r["metrics"]["psnr_rgb"] for r in group)
+        lines.append(f"| **{label}: mean of {len(group)} seeds** | – | – | – | PSNR-RGB spread {spread:.2f} dB "
+                     f"| {_with_delta(m['psnr_rgb'], gray['psnr_rgb'], '.2f')} "
+                     f"| {_with_delta(m['psnr_uv'], gray['psnr_uv'], '.2f')} "
+                     f"| {_with_delta(m['auc'], gray['auc'], '.3f')} | {m['colourfulness_ratio']:.2f} |")
     return "\n".join(lines)
 
 
+def seed_groups(rows: list) -> dict:
+    """Label without its seed -> the finished rows of that variant, for variants run with several seeds."""
+    groups = {}
+    for r in rows:
+        label, sep, _ = r["variant"].label.rpartition(" · seed ")
+        if sep and "error" not in r:
+            groups.setdefault(label, []).append(r)
+    return {label: group for label, group in groups.items() if len(group) > 1}
+
+
 def section(name: str, experiment: Experiment, rows: list, strip: str, strip_photos: list, budget: Budget,
-            minutes: float, command: str) -> str:
+            minutes: float, command: str, scored: str = "held-out") -> str:
     columns = " | ".join(["gray input"] + [r["variant"].label for r in rows] + ["ground truth"])
     refine = {r["variant"].refine for r in rows}
     output = "network output" if refine == {None} else ("output (refined when the variant refines)"
                                                        if None in refine else "refined output (r = 40, eps = 1e-4)")
     return "\n".join([
         f"## {experiment.title}", "", f"*{experiment.question}* Metrics of the {output}, mean over the "
-        f"{'full-size ' if experiment.full_size else ''}held-out "
+        f"{'full-size ' if experiment.full_size else ''}{scored} "
         "photos; in brackets the difference to the gray baseline.", "",
         table(rows, budget), "",
-        f"![{name}]({strip})", "", f"Columns: {columns}. Rows: the {len(strip_photos)} held-out photos "
+        f"![{name}]({strip})", "", f"Columns: {columns}. Rows: the first {len(strip_photos)} {scored} photos "
         f"{', '.join(p.stem for p in strip_photos)}.", "",
         f"<sub>Ran {datetime.datetime.now():%Y-%m-%d %H:%M} in {minutes:.1f} min, "
         f"{sum(r['trained'] for r in rows)} of {len(rows)} models trained in this run (the others reused from "
@@ -449,11 +537,13 @@ def _half_life(budget: Budget) -> str:
     return f" (halved every {steps} steps)" if steps else " (constant)"
 
 
-def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:
-    (train_photos, gray), held_out = load_photos([folders[0]]), list_images(folders[1])
+def setup(budget: Budget, quick: bool, folders: tuple, command: str, title: str = "Setup") -> str:
+    (train_photos, gray), held_out, test = load_photos([folders[0]]), list_images(folders[1]), list_images(folders[2])
     skipped = f" ({len(gray)} gray ones skipped: {', '.join(gray)})" if gray else ""
+    scored = ("| scored on | the held-out photos |" if test == held_out else
+              f"| scored on | the {len(test)} photos of {folders[2].name}/, nothing fitted to them |")
     return "\n".join([
-        "## Setup", "",
+        f"## {title}", "",
         ("**Quick-mode numbers** (`--quick`): a budget for minutes, not for converged models. "
          if quick else "") + f"Command: `{command}`, {datetime.datetime.now():%Y-%m-%d %H:%M}.", "",
         "| budget | value |", "|---|---|",
@@ -465,7 +555,7 @@ def setup(budget: Budget, quick: bool, folders: tuple, command: str) -> str:
         f"| photos | downscaled to a long side of {budget.long_side} px (Lanczos), training and evaluation alike |",
         f"| training pool | {len(train_photos)} colour photos{skipped}, "
         f"{min(budget.steps * budget.batch, MAX_POOL)} windows cut once |",
-        f"| held out | {', '.join(p.stem for p in held_out)} |",
+        f"| held out | {', '.join(p.stem for p in held_out)} |", scored,
         f"| validation loss | Euclidean, mean of U and V, {budget.val_windows} held-out windows, "
         f"{budget.log_points} points per run (every {max(1, budget.steps // budget.log_points)} steps) |",
         f"| processes | {budget.jobs} ({'U and V side by side' if budget.jobs == 2 else 'U, then V'}) |",
@@ -486,14 +576,14 @@ def skeleton(names) -> str:
     return SKELETON + "".join(f"\n{m}\n\n*What the numbers say: to be written.*\n" for m in marks)
 
 
-def run(photos, out: Path, img_dir: Path, workdir: Path, budget: Budget, chosen: dict, quick: bool = False,
-        command: str = "", held_out=VALIDATION_PHOTOS, log=print) -> dict:
+def run(photos: Photos, out: Path, img_dir: Path, workdir: Path, budget: Budget, chosen: dict, quick: bool = False,
+        command: str = "", log=print) -> dict:
     """Run the ``chosen`` experiments (name -> Experiment) and write their sections of ``out``.
 
     Returns name -> the rows of its table.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    folders = prepare_photos(photos, workdir, budget.long_side, held_out)
+    folders = prepare_photos(photos, workdir, budget.long_side)
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(skeleton(chosen))
@@ -502,11 +592,11 @@ def run(photos, out: Path, img_dir: Path, workdir: Path, budget: Budget, chosen:
         log(f"{name}: {experiment.title}")
         started = time.perf_counter()
         compare = [workdir / "compare" / name / str(i) for i in range(len(experiment.variants))]
-        rows = [run_variant(v, budget, photos, workdir, c, experiment.full_size, held_out, log)
+        rows = [run_variant(v, budget, photos, workdir, c, experiment.full_size, log, experiment.variants[0])
                 for v, c in zip(experiment.variants, compare)]
-        shown = list_images(prepare_photos(photos, workdir, None if experiment.full_size else budget.long_side,
-                                           held_out)[1])
-        strip_photos = [p for name in held_out for p in shown if p.stem == Path(name).stem][:STRIP_ROWS]
+        shown = list_images(prepare_photos(photos, workdir, None if experiment.full_size else budget.long_side)[2])
+        strip_photos = (shown if photos.split else      # the first test photos by name, or the held-out ones in order
+                        [p for name in photos.held_out for p in shown if p.stem == Path(name).stem])[:STRIP_ROWS]
         done = [c for r, c in zip(rows, compare) if "error" not in r]
         strip = img_dir / f"exp-{name}.png"
         if done:
@@ -517,9 +607,11 @@ def run(photos, out: Path, img_dir: Path, workdir: Path, budget: Budget, chosen:
                                "its models mix two versions: run again")
         write_section(out, f"experiments:{name}",
                       section(name, experiment, rows, os.path.relpath(strip, out.parent), strip_photos, budget,
-                              minutes, command))
+                              minutes, command, "test" if photos.split else "held-out"))
         tables[name] = rows
-    write_section(out, "experiments:setup", setup(budget, quick, folders, command))   # after the engine ran
+    setup_name = f"setup-{photos.train.name}" if photos.split else "setup"
+    write_section(out, f"experiments:{setup_name}",                                    # after the engine ran
+                  setup(budget, quick, folders, command, f"Setup ({photos.train.name})" if photos.split else "Setup"))
     return tables
 
 
@@ -527,7 +619,10 @@ def main(argv=None):
     full = Budget()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", required=True, type=Path,
-                        help="folder of colour photos, the held-out ones included")
+                        help="folder of colour photos, the held-out ones included (with --val-photos: training only)")
+    parser.add_argument("--val-photos", type=Path, help="folder of the validation windows' photos (never trained on)")
+    parser.add_argument("--test-photos", type=Path, help="folder of the photos that score the variants")
+    parser.add_argument("--extra-photos", type=Path, help="more training photos, for the variants that ask for them")
     parser.add_argument("--quick", action="store_true",
                         help=f"the budget for minutes: {QUICK.steps} steps, widths {QUICK.channels}")
     parser.add_argument("--steps", type=int, help=f"steps per variant (default {full.steps})")
@@ -561,9 +656,12 @@ def main(argv=None):
     budget = dataclasses.replace(budget, **{k: v for k, v in given.items() if v is not None})
     chosen = {k: v for k, v in experiments(budget.steps).items() if not args.only or k in args.only}
     command = "python3 benchmarks/experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if (args.val_photos is None) != (args.test_photos is None):
+        parser.error("--val-photos and --test-photos go together")
+    photos = Photos(args.photos, args.val_photos, args.test_photos, args.extra_photos)
     started = time.perf_counter()
     try:
-        run(args.photos, args.out, args.img_dir, args.workdir, budget, chosen, args.quick, command,
+        run(photos, args.out, args.img_dir, args.workdir, budget, chosen, args.quick, command,
             log=lambda line: print(line, file=sys.stderr, flush=True))
     except ValueError as e:          # bad photos folder or option: one line, no traceback
         parser.exit(1, f"error: {e}\n")

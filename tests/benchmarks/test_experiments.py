@@ -66,8 +66,8 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
     monkeypatch.setattr(ex, "PROBE_STEPS", 2)
     out, img = tmp_path / "docs" / "EXPERIMENTS.md", tmp_path / "docs" / "img"
     args = dict(out=out, img_dir=img, workdir=tmp_path / "runs", budget=BUDGET, chosen=TINY,
-                quick=True, command="test", held_out=HELD_OUT, log=lambda *_: None)
-    tables = ex.run(photos, **args)
+                quick=True, command="test", log=lambda *_: None)
+    tables = ex.run(ex.Photos(photos, held_out=HELD_OUT), **args)
     rows = tables["tiny"]
     scale = tables["scale"]
     assert all("error" not in r for r in scale) and [r["trained"] for r in scale] == [True, True]
@@ -86,7 +86,7 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
              ("variant", "gray baseline (U = V = 0)", "alternate", "wider, Euclidean, raw")]
     assert len(table) == 4 and table[1].startswith("| gray baseline")
     assert "widths 4/4/4/2, 32 px" in table[3] and "2 of 2 models trained" in text
-    assert "| training pool | 3 colour photos, " in text and "Rows: the 2 held-out photos" in text
+    assert "| training pool | 3 colour photos, " in text and "Rows: the first 2 held-out photos" in text
     assert "Quick-mode numbers" in text and "| held out | p0, p1 |" in text and "](img/exp-tiny.png)" in text
 
     strip, _ = read_image(img / "exp-tiny.png")                     # 2 photos × (gray, 2 variants, truth)
@@ -95,7 +95,30 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
     assert strip.shape[1] >= 4 * cell and (strip.shape[1] + ex.STRIP_GUTTER) % 4 == 0
 
     out.write_text(out.read_text() + "\nHand-written interpretation.\n")
-    ex.run(photos, **args)                                          # models reused, sections replaced
+    ex.run(ex.Photos(photos, held_out=HELD_OUT), **args)           # models reused, sections replaced
     again = out.read_text()
     assert again.count("0 of 2 models trained") == 2
     assert "Hand-written interpretation." in again and again.count("<!-- experiments:tiny:start -->") == 1
+
+
+def test_split_photo_sets_train_validate_and_score_on_their_own_folders(photos, tmp_path):
+    """--val-photos/--test-photos: validation windows from one folder, scores from another; seeds averaged."""
+    sets = {}
+    for role, names in (("train", "p0 p1 p2"), ("val", "p3"), ("test", "p4")):
+        sets[role] = tmp_path / role
+        sets[role].mkdir()
+        for name in names.split():
+            (sets[role] / f"{name}.png").write_bytes((photos / f"{name}.png").read_bytes())
+    seeds = {"seeds": ex.Experiment("Seeds", "Noise?", tuple(
+        ex.Variant(f"tiny · seed {s}", patch=32, kernels=(5, 3, 1, 1), seed=s) for s in (0, 1)), full_size=True)}
+    out = tmp_path / "EXPERIMENTS.md"
+    rows = ex.run(ex.Photos(sets["train"], sets["val"], sets["test"]), out, tmp_path / "img", tmp_path / "runs",
+                  BUDGET, seeds, log=lambda *_: None)["seeds"]
+    assert [r["trained"] for r in rows] == [True, True]
+    assert rows[0]["metrics"] != rows[1]["metrics"]                 # two seeds, two models
+    text = out.read_text()
+    assert "<!-- experiments:setup-train:start -->" in text and "| held out | p3 |" in text
+    assert "| scored on | the 1 photos of test/, nothing fitted to them |" in text
+    mean = next(line for line in text.splitlines() if "mean of 2 seeds" in line)
+    psnr = np.mean([r["metrics"]["psnr_rgb"] for r in rows])
+    assert f"| {psnr:.2f} (" in mean and "Rows: the first 1 test photos p4" in text
