@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import sys
 import time
 import traceback
@@ -219,14 +220,30 @@ def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, 
     _exit_status(run.failed, len(run.done), inputs)
 
 
+def _mean_chroma(value: str | None) -> tuple[float, float] | None:
+    """``--mean-chroma U,V`` as two finite numbers (click reports the ValueError as a usage error)."""
+    if value is None:
+        return None
+    try:
+        u, v = (float(c) for c in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected two numbers U,V like -0.02,0.01, got {value!r}") from None
+    if not (math.isfinite(u) and math.isfinite(v)):
+        raise click.BadParameter(f"expected two finite numbers U,V, got {value!r}")
+    return u, v
+
+
 @main.command()
 @click.argument("photos", metavar="PHOTOS...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the numbers to this JSON file.")
 @click.option("--compare", "compare_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for one strip per photo: gray | network | refined | truth.")
+@click.option("--mean-chroma", metavar="U,V", callback=lambda ctx, param, value: _mean_chroma(value),
+              help="Also score the baseline that colours every pixel with this chroma (e.g. the training "
+                   "set's mean U, V).")
 @_model_options
-def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps, batch, long_side):
+def evaluate(photos, json_path, compare_dir, mean_chroma, model_name, no_refine, radius, eps, batch, long_side):
     """Score the model on colour PHOTOS (files or folders) against the gray baseline.
 
     Each photo is reduced to gray, colorized and compared with itself:
@@ -240,7 +257,7 @@ def evaluate(photos, json_path, compare_dir, model_name, no_refine, radius, eps,
       colorize evaluate photos/ --json scores.json --compare strips/
     """
     results = evaluate_photos(photos, _load_model(model_name, long_side), refine=not no_refine, radius=radius,
-                              eps=eps, batch=batch, compare_dir=compare_dir,
+                              eps=eps, batch=batch, compare_dir=compare_dir, mean_chroma=mean_chroma,
                               report=_report, progress=_progress("evaluating"))
     click.echo(format_table(results))
     if json_path is not None:

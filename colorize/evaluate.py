@@ -3,8 +3,10 @@
 Each photo is reduced to its luminance Y, colorized, and the result compared
 with the photo by `colorize.metrics.image_metrics`, next to the gray baseline
 (U = V = 0, i.e. the gray image itself), which scores what "no colour" gets.
-Columns: ``gray`` (the baseline), ``network`` (the tiled network output) and
-``refined`` (after the guided filter, when refining).
+Columns: ``gray`` (the baseline), ``mean chroma`` (a second baseline, when
+asked for: every pixel gets one fixed U, V, usually the training set's mean),
+``network`` (the tiled network output) and ``refined`` (after the guided
+filter, when refining).
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ COLUMN_WIDTH = 10
 
 
 def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: int = RADIUS,
-                   eps: float = EPS, batch: int = BATCH,
-                   strip: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
+                   eps: float = EPS, batch: int = BATCH, strip: str | os.PathLike | None = None,
+                   mean_chroma: tuple[float, float] | None = None) -> dict[str, dict[str, float]]:
     """Metrics of one colour photo, colorized from its gray, and of the gray baseline.
 
     Parameters
@@ -45,11 +47,13 @@ def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: 
     strip : path, optional
         Write a PNG strip there: gray | network | refined | truth, each the
         photo's size, so 4 W wide (3 W without refinement).
+    mean_chroma : (U, V), optional
+        Also score the baseline that gives every pixel this chroma (not in the strip).
 
     Returns
     -------
     dict
-        ``{"gray": metrics, "network": metrics[, "refined": metrics]}``,
+        ``{"gray": metrics[, "mean chroma": metrics], "network": metrics[, "refined": metrics]}``,
         each the dict of `colorize.metrics.image_metrics` against the photo.
     """
     truth, _ = read_image(path)
@@ -60,12 +64,16 @@ def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: 
         outputs["refined"] = yuv_to_rgb_in_gamut(yuv.refined)
     if strip is not None:
         write_png(strip, np.concatenate([*outputs.values(), truth], axis=1))
+    if mean_chroma is not None:
+        constant = np.stack([y, np.full_like(y, mean_chroma[0]), np.full_like(y, mean_chroma[1])], axis=-1)
+        outputs = {"gray": outputs.pop("gray"), "mean chroma": yuv_to_rgb_in_gamut(constant), **outputs}
     return {name: image_metrics(rgb, truth) for name, rgb in outputs.items()}
 
 
 def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps: float = EPS,
              batch: int = BATCH, compare_dir: str | os.PathLike | None = None,
-             report: Report | None = None, progress: Progress | None = None) -> dict:
+             report: Report | None = None, progress: Progress | None = None,
+             mean_chroma: tuple[float, float] | None = None) -> dict:
     """Evaluate a model on colour photos: per image and overall, against the gray baseline.
 
     Parameters
@@ -81,13 +89,16 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
     report, progress
         As in `colorize.apply.colorize_files`: with `report`, bad photos are
         reported and skipped; without it, the first one raises.
+    mean_chroma : (U, V), optional
+        Also score the constant-chroma baseline (see `evaluate_image`).
 
     Returns
     -------
     dict
         ``images``: photo -> method -> metric; ``overall``: method -> metric,
-        the mean over the photos (NaN ignored); ``count``: photos evaluated;
-        ``failed``: photo -> reason.
+        the mean over the photos (NaN ignored); ``stderr``: the same layout,
+        the standard error of each mean (NaN below two photos); ``count``:
+        photos evaluated; ``failed``: photo -> reason.
 
     Raises
     ------
@@ -109,28 +120,43 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
         strips, refused = output_paths(images, compare_dir, STRIP_SUFFIX)
         failed.update(refused)
         images = [p for p in images if p in strips]
-    run = run_batch(images, lambda p: evaluate_image(p, model, refine, radius, eps, batch, strips.get(p)),
+    if mean_chroma is not None:
+        mean_chroma = tuple(float(c) for c in mean_chroma)
+        if len(mean_chroma) != 2 or not all(map(math.isfinite, mean_chroma)):
+            raise ValueError(f"mean chroma must be two finite numbers U, V, got {mean_chroma}")
+    run = run_batch(images, lambda p: evaluate_image(p, model, refine, radius, eps, batch, strips.get(p),
+                                                     mean_chroma),
                     report, progress, failed)
     per_image = {str(path): metrics for path, metrics in run.done.items()}
-    return {"images": per_image, "overall": _mean(per_image.values()), "count": len(per_image),
+    return {"images": per_image, "overall": _over_images(per_image.values(), _nanmean),
+            "stderr": _over_images(per_image.values(), _nanstderr), "count": len(per_image),
             "failed": {str(path): reason for path, reason in run.failed.items()}}
 
 
-def _mean(per_image) -> dict[str, dict[str, float]]:
-    """Method -> metric -> mean over the images (NaN, e.g. a gray truth's ratio, ignored)."""
+def _over_images(per_image, statistic) -> dict[str, dict[str, float]]:
+    """Method -> metric -> `statistic` of its values over the images."""
     per_image = list(per_image)
     if not per_image:
         return {}
     overall = {}
     for method in per_image[0]:
         values = {key: [m[method][key] for m in per_image] for key in per_image[0][method]}
-        overall[method] = {key: _nanmean(v) for key, v in values.items()}
+        overall[method] = {key: statistic(v) for key, v in values.items()}
     return overall
 
 
 def _nanmean(values: list[float]) -> float:
+    """Mean, NaN (e.g. a gray truth's colourfulness ratio) ignored."""
     finite_or_inf = [v for v in values if not math.isnan(v)]
     return float(np.mean(finite_or_inf)) if finite_or_inf else float("nan")
+
+
+def _nanstderr(values: list[float]) -> float:
+    """Standard error of the mean (sample standard deviation / √n), NaN ignored; NaN below two values."""
+    finite_or_inf = [v for v in values if not math.isnan(v)]
+    if len(finite_or_inf) < 2:
+        return float("nan")
+    return float(np.std(finite_or_inf, ddof=1) / math.sqrt(len(finite_or_inf)))
 
 
 def format_table(results: dict) -> str:
@@ -153,6 +179,8 @@ def format_table(results: dict) -> str:
         block(name, methods)
     if results["overall"]:
         block(f"overall ({results['count']} photo{'s' * (results['count'] != 1)})", results["overall"])
+        if results["count"] > 1:
+            block("standard error of the overall mean", results["stderr"])
     else:
         lines.append("no photo evaluated")
     return "\n".join(lines)

@@ -108,3 +108,29 @@ def test_format_table(photos, model):
     overall = table[table.index("overall"):]
     assert f"{results['overall']['network']['psnr_rgb']:.2f}" in overall
     assert "no photo evaluated" in format_table({"images": {}, "overall": {}, "count": 0, "failed": {}})
+
+
+def test_mean_chroma_baseline_and_standard_errors(photos, model):
+    """The constant-chroma baseline scores that chroma on every pixel; the standard error is std/√n."""
+    u, v = 0.05, -0.03
+    results = evaluate(photos, model, mean_chroma=(u, v), **OPTIONS)
+    for name, methods in results["images"].items():
+        assert list(methods) == ["gray", "mean chroma", "network", "refined"]
+        truth, _ = read_image(name)
+        yuv = rgb_to_yuv(truth.astype(np.float64))
+        constant = np.stack([yuv[..., 0], np.full(yuv.shape[:2], u), np.full(yuv.shape[:2], v)], -1)
+        assert methods["mean chroma"]["psnr_uv"] == pytest.approx(psnr_uv(constant, yuv), abs=0.05)
+    values = [m["mean chroma"]["auc"] for m in results["images"].values()]
+    assert results["stderr"]["mean chroma"]["auc"] == pytest.approx(abs(values[0] - values[1]) / 2)
+    assert "standard error of the overall mean" in format_table(results)
+    with pytest.raises(ValueError, match="mean chroma"):
+        evaluate(photos, model, mean_chroma=(u, float("nan")), **OPTIONS)
+
+
+def test_cli_mean_chroma_option(photos):
+    from click.testing import CliRunner
+    from colorize.cli import main
+    result = CliRunner().invoke(main, ["evaluate", str(photos), "--mean-chroma", "0.01,-0.02", "--radius", "4"])
+    assert result.exit_code == 0 and "  mean chroma" in result.output
+    result = CliRunner().invoke(main, ["evaluate", str(photos), "--mean-chroma", "blue"])
+    assert result.exit_code == 2 and "expected two numbers U,V" in result.output
