@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from colorize.batch import BatchResult, Progress, Report, find_images, output_paths, run_batch
+from colorize.batch import (BatchResult, Progress, Report, check_output, find_images, output_paths, prepare_folder,
+                            run_batch)
 from colorize.images import ImageInfo, read_image, write_png
 from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_image
 from colorize.model import load_model
@@ -53,6 +54,8 @@ def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, over
         If `dst` exists and `overwrite` is False.
     ValueError
         If `dst` is `src`, or on a bad option value.
+    OSError
+        If the folder of `dst` does not exist.
 
     Notes
     -----
@@ -60,11 +63,7 @@ def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, over
     it is), at 16 bits when the input has 16 and at 8 bits otherwise.
     """
     src, dst = Path(src), Path(dst)
-    if dst.exists():
-        if src.exists() and dst.samefile(src):
-            raise ValueError(f"{src}: refusing to write the output over the input")
-        if not overwrite:
-            raise FileExistsError(f"output {dst} already exists (--overwrite replaces it)")
+    check_output(dst, [src], overwrite, probe=False)
     rgb, info = read_image(src)
     out = colorize_image(rgb, model, refine, radius, eps, batch, equalize)
     if info.alpha is not None:
@@ -114,14 +113,14 @@ def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, over
     ValueError
         On a bad option or model, before any image is read.
     OSError
-        If `out_dir` cannot be created.
+        If `out_dir` cannot be created or written to, before any image is read.
     """
     check_options(refine, radius, eps, batch)
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     images, missing = find_images(inputs, skip_suffix=SUFFIX)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    targets, refused = output_paths(images, out_dir, SUFFIX)
+    prepare_folder(out_dir)
+    targets, refused = output_paths(images, out_dir, SUFFIX, overwrite=overwrite)
 
     def one(src: Path) -> Path:
         info = colorize_file(src, targets[src], model, overwrite=overwrite, refine=refine,

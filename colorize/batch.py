@@ -3,9 +3,12 @@
 ``colorize apply`` and ``colorize evaluate`` both take files and folders, do
 one thing per image and must not stop at the first bad file: a bad file is
 reported in one line and skipped, the rest are processed, and the caller
-learns what failed. Both also write files next to user data, so output names
-are checked here, once: an input is never overwritten, and two inputs never
-write to the same output.
+learns what failed. Every command also writes files next to user data, so
+outputs are checked here, once, by `check_output` and `prepare_folder`, before
+any work starts: an input is never overwritten, an existing file is replaced
+only when asked (``--overwrite``), two inputs never write to the same output,
+and a folder that cannot be written to is reported before the computing, not
+after it.
 
 Given a communicator of K ranks (``mpiexec -n K``), `run_batch` shares the
 files out: rank r processes files r, r+K, r+2K, … and every rank gets back
@@ -20,6 +23,7 @@ from typing import Callable, Iterable
 
 from colorize.images import ImageError, list_images
 from colorize.parallel import Communicator
+from vcnn.atomic import temp_path_for
 
 #: Errors that mean "this file could not be processed", reported and skipped.
 #: (ImageError is a ValueError.) Anything else is a bug and propagates.
@@ -85,8 +89,84 @@ def find_images(inputs: str | os.PathLike | Iterable[str | os.PathLike],
     return images, missing
 
 
-def output_paths(images: list[Path], out_dir: str | os.PathLike, suffix: str,
-                 ext: str = ".png") -> tuple[dict[Path, Path], dict[Path, str]]:
+def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
+                 what: str = "output", probe: bool = True) -> Path:
+    """Check, before any work, that writing the file `path` destroys nothing and can succeed.
+
+    Every command that writes a file calls this (through `output_paths` for
+    per-image outputs): it is the one place where the rules live.
+
+    Parameters
+    ----------
+    path : the file to be written
+    inputs : paths of the files the command reads; never written over, whatever `overwrite`
+    overwrite : bool
+        Whether an existing file (not an input) may be replaced.
+    what : str
+        How the messages name the file, e.g. ``"--json file"``.
+    probe : bool
+        Also create and remove a hidden file in the folder, to learn now
+        whether it is writable (read-only disk, permissions).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        If `path` is one of `inputs` or a folder.
+    FileExistsError
+        If `path` exists and `overwrite` is False.
+    OSError
+        If its folder does not exist or cannot be written to.
+
+    >>> check_output("cat.png", ["cat.png"])
+    Traceback (most recent call last):
+    ValueError: output cat.png would overwrite the input cat.png
+    """
+    path = Path(path)
+    key = path.resolve()
+    for source in map(Path, inputs):
+        if source.resolve() == key or (path.exists() and source.exists() and path.samefile(source)):
+            raise ValueError(f"{what} {path} would overwrite the input {source}")
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder, not a file")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(f"{what} {path} already exists (--overwrite replaces it)")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {what} {path}: folder {path.parent} does not exist")
+    if probe:
+        _probe_folder(path.parent)
+    return path
+
+
+def prepare_folder(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create `folder` if needed and check that files can be written in it; OSError otherwise."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot create {what} {folder}: {err.strerror}") from None
+    _probe_folder(folder)
+    return folder
+
+
+def _probe_folder(folder: Path) -> None:
+    """Create and remove a hidden file in `folder`, so that an unwritable folder fails now."""
+    probe = temp_path_for(folder / "write-probe")
+    try:
+        with open(probe, "x"):
+            pass
+        probe.unlink()
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write in folder {folder}: {err.strerror}") from None
+
+
+def output_paths(images: list[Path], out_dir: str | os.PathLike, suffix: str, ext: str = ".png",
+                 overwrite: bool = True) -> tuple[dict[Path, Path], dict[Path, str]]:
     """The output of each image, ``out_dir / (stem + suffix + ext)``, when it is safe.
 
     Returns
@@ -95,23 +175,27 @@ def output_paths(images: list[Path], out_dir: str | os.PathLike, suffix: str,
         Input -> output, for the images whose output is safe to write.
     refused : dict Path -> one-line reason
         Images whose output would be one of the `images` (an input is never
-        overwritten, whatever the options) or the output of an earlier image
-        (one stem in two folders, or ``cat.png`` and ``cat.jpg``).
+        overwritten, whatever the options), an existing file (unless
+        `overwrite`), or the output of an earlier image (one stem in two
+        folders, or ``cat.png`` and ``cat.jpg``). See `check_output`.
 
-    >>> output_paths([Path("a/cat.jpg"), Path("b/cat.png")], "out", "_colorized")[0]
-    {PosixPath('a/cat.jpg'): PosixPath('out/cat_colorized.png')}
+    >>> targets, refused = output_paths([Path("a/cat.jpg"), Path("b/cat.png")], ".", "_colorized")
+    >>> targets, refused
+    ({PosixPath('a/cat.jpg'): PosixPath('cat_colorized.png')}, {PosixPath('b/cat.png'): 'b/cat.png: output cat_colorized.png is already the output of a/cat.jpg'})
     """
-    inputs = {p.resolve(): p for p in images}
+    sources = {p.resolve(): p for p in images}
     targets, claimed, problems = {}, {}, {}
     for src in images:
         dst = Path(out_dir) / f"{src.stem}{suffix}{ext}"
         key = dst.resolve()
-        if key in inputs:
-            problems[src] = f"{src}: output {dst} would overwrite the input {inputs[key]}"
-        elif key in claimed:
-            problems[src] = f"{src}: output {dst} is already the output of {claimed[key]}"
-        else:
-            claimed[key], targets[src] = src, dst
+        try:
+            if key in claimed:
+                raise ValueError(f"output {dst} is already the output of {claimed[key]}")
+            check_output(dst, [sources[key]] if key in sources else (), overwrite, probe=False)
+        except FILE_ERRORS as err:
+            problems[src] = f"{src}: {err}"
+            continue
+        claimed[key], targets[src] = src, dst
     return targets, problems
 
 

@@ -24,7 +24,7 @@ import math
 import sys
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -32,7 +32,7 @@ import click
 from colorize.apply import colorize_files
 from colorize.batch import FILE_ERRORS
 from colorize.evaluate import evaluate as evaluate_photos
-from colorize.evaluate import format_table, write_results
+from colorize.evaluate import format_table
 from colorize.infer import BATCH, EPS, RADIUS
 from colorize.model import load_model, parse_architecture
 from colorize.parallel import Communicator, ParallelError, world
@@ -242,8 +242,10 @@ def _mean_chroma(value: str | None) -> tuple[float, float] | None:
 @click.option("--mean-chroma", metavar="U,V", callback=lambda ctx, param, value: _mean_chroma(value),
               help="Also score the baseline that colours every pixel with this chroma (e.g. the training "
                    "set's mean U, V).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing JSON file and strips (photos are never replaced).")
 @_model_options
-def evaluate(photos, json_path, compare_dir, mean_chroma, model_name, no_refine, radius, eps, batch, long_side):
+def evaluate(photos, json_path, compare_dir, mean_chroma, overwrite, model_name, no_refine, radius, eps, batch,
+             long_side):
     """Score the model on colour PHOTOS (files or folders) against the gray baseline.
 
     Each photo is reduced to gray, colorized and compared with itself:
@@ -258,10 +260,9 @@ def evaluate(photos, json_path, compare_dir, mean_chroma, model_name, no_refine,
     """
     results = evaluate_photos(photos, _load_model(model_name, long_side), refine=not no_refine, radius=radius,
                               eps=eps, batch=batch, compare_dir=compare_dir, mean_chroma=mean_chroma,
-                              report=_report, progress=_progress("evaluating"))
+                              json_path=json_path, overwrite=overwrite, report=_report,
+                              progress=_progress("evaluating"))
     click.echo(format_table(results))
-    if json_path is not None:
-        write_results(results, json_path)
     _exit_status(results["failed"], results["count"], photos)
 
 
@@ -302,9 +303,10 @@ def patches(photos, out, shard_size, train_shards, val_shards, seed, long_side, 
 @main.command()
 @click.argument("photos", metavar="PHOTOS...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for the toned photos (created; existing files are never replaced).")
+              help="Folder for the toned photos, created if needed.")
 @click.option("--style", type=click.Choice(sorted(STYLES)), required=True, help="The colour transform.")
-def tone(photos, out, style):
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
+def tone(photos, out, style, overwrite):
     """Tone colour PHOTOS to a style: a training set for a stylistic model.
 
     Every pixel goes through the style's fixed 3x3 colour matrix (see
@@ -316,8 +318,9 @@ def tone(photos, out, style):
       colorize tone photos/ -o sepia_photos/ --style sepia
       colorize train sepia_photos/ -o sepia.npz
     """
-    written = tone_files(photos, out, style, progress=_progress("toning"))
-    click.echo(f"{len(written)} {style} photos in {out}")
+    run = tone_files(photos, out, style, progress=_progress("toning"), overwrite=overwrite, report=_report)
+    click.echo(f"{len(run.done)} {style} photos in {out}" + (f" ({len(run.failed)} failed)" if run.failed else ""))
+    _exit_status(run.failed, len(run.done), photos)
 
 
 @main.command()
@@ -348,13 +351,14 @@ def tone(photos, out, style):
 @click.option("--val-patches", type=click.IntRange(min=1), default=TrainConfig.val_patches, show_default=True,
               help="Validation windows behind each logged validation loss.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoints of MODEL up to --iterations steps.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing model file (the data is never replaced).")
 @click.option("--jobs", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 trains the U and V networks in two processes.")
 @click.option("--long-side", type=click.IntRange(min=1), metavar="PIXELS",
               help="Shrink larger photos to this long side before cutting windows; the model then "
                    "colorizes images at that scale too (shards keep the scale they were cut at).")
 def train(data, model_path, arch, channels, iterations, batch, lr, momentum, weight_decay, schedule, seed,
-          checkpoint_every, log_every, val_patches, resume, jobs, long_side, lr_half_life):
+          checkpoint_every, log_every, val_patches, resume, overwrite, jobs, long_side, lr_half_life):
     """Train the U and V networks on DATA (a shard folder or photos).
 
     Ctrl-C saves checkpoints and stops; --resume continues exactly where the
@@ -372,13 +376,17 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
                          schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every,
                          val_patches=val_patches, long_side=long_side, lr_half_life=lr_half_life)
     last = {}
-    with click.progressbar(length=2 * iterations, label="training", file=_lead_stderr(),
-                           item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())) as bar:
-        def report(channel, step, loss):
+    with ExitStack() as stack:
+        def report(channel, step, loss):        # the bar starts with the first step: checks fail without it
+            if not last:
+                report.bar = stack.enter_context(click.progressbar(
+                    length=2 * iterations, label="training", file=_lead_stderr(),
+                    item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())))
             last[channel] = loss
-            bar.update(1, channel)
+            report.bar.update(1, channel)
         try:        # both are raised on every rank at the same step under MPI
-            model = train_model(data, model_path, config, resume=resume, jobs=jobs, report=report)
+            model = train_model(data, model_path, config, resume=resume, jobs=jobs, report=report,
+                                overwrite=overwrite)
         except Interrupted as err:
             raise _Error(f"{err}; continue with --resume", exit_code=130, every_rank=True) from None
         except TrainingError as err:

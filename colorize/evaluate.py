@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorize.batch import Progress, Report, find_images, output_paths, run_batch
+from colorize.batch import Progress, Report, check_output, find_images, output_paths, prepare_folder, run_batch
 from colorize.images import read_image, write_png
 from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_yuv, yuv_to_rgb_in_gamut
 from colorize.metrics import image_metrics
@@ -73,7 +73,8 @@ def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: 
 def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps: float = EPS,
              batch: int = BATCH, compare_dir: str | os.PathLike | None = None,
              report: Report | None = None, progress: Progress | None = None,
-             mean_chroma: tuple[float, float] | None = None) -> dict:
+             mean_chroma: tuple[float, float] | None = None,
+             json_path: str | os.PathLike | None = None, overwrite: bool = True) -> dict:
     """Evaluate a model on colour photos: per image and overall, against the gray baseline.
 
     Parameters
@@ -84,13 +85,18 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
         As in `colorize.infer.colorize_yuv`.
     compare_dir : path, optional
         Folder (created if needed) for one strip per photo,
-        ``<stem>_compare.png`` (see `evaluate_image`). Existing strips are
-        replaced; a photo is never.
+        ``<stem>_compare.png`` (see `evaluate_image`).
     report, progress
         As in `colorize.apply.colorize_files`: with `report`, bad photos are
         reported and skipped; without it, the first one raises.
     mean_chroma : (U, V), optional
         Also score the constant-chroma baseline (see `evaluate_image`).
+    json_path : path, optional
+        Also write the results there (`write_results`); checked before any
+        photo is read.
+    overwrite : bool
+        Replace existing strips and JSON file (``colorize evaluate`` passes
+        its ``--overwrite``, off by default). A photo is never replaced.
 
     Returns
     -------
@@ -103,7 +109,10 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
     Raises
     ------
     ValueError
-        On a bad option or model, before any photo is read.
+        On a bad option or model, or a `json_path` that is a photo, before any photo is read.
+    OSError
+        If `json_path` exists (and not `overwrite`) or cannot be written, or
+        `compare_dir` cannot be, before any photo is read.
 
     Notes
     -----
@@ -114,10 +123,12 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     images, failed = find_images(photos)
+    if json_path is not None:
+        check_output(json_path, images, overwrite, what="--json file")
     strips = {}
     if compare_dir is not None:
-        Path(compare_dir).mkdir(parents=True, exist_ok=True)
-        strips, refused = output_paths(images, compare_dir, STRIP_SUFFIX)
+        prepare_folder(compare_dir, "--compare folder")
+        strips, refused = output_paths(images, compare_dir, STRIP_SUFFIX, overwrite=overwrite)
         failed.update(refused)
         images = [p for p in images if p in strips]
     if mean_chroma is not None:
@@ -128,9 +139,12 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
                                                      mean_chroma),
                     report, progress, failed)
     per_image = {str(path): metrics for path, metrics in run.done.items()}
-    return {"images": per_image, "overall": _over_images(per_image.values(), _nanmean),
-            "stderr": _over_images(per_image.values(), _nanstderr), "count": len(per_image),
-            "failed": {str(path): reason for path, reason in run.failed.items()}}
+    results = {"images": per_image, "overall": _over_images(per_image.values(), _nanmean),
+               "stderr": _over_images(per_image.values(), _nanstderr), "count": len(per_image),
+               "failed": {str(path): reason for path, reason in run.failed.items()}}
+    if json_path is not None:
+        write_results(results, json_path)
+    return results
 
 
 def _over_images(per_image, statistic) -> dict[str, dict[str, float]]:

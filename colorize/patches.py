@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colorize.batch import check_output, prepare_folder
 from colorize.images import fit_long_side, is_gray, list_images, read_image
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
@@ -122,16 +123,18 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
             raise ValueError(f"{name} must be at least 1, got {value}")
     if val_shards < 0:
         raise ValueError(f"validation shards must be >= 0, got {val_shards}")
+    out_dir = prepare_folder(out_dir)              # every output checked before the photos are read
+    names = [f"train-{i:03d}.npz" for i in range(train_shards)] + [f"val-{i:03d}.npz" for i in range(val_shards)]
+    inputs = list_images(photos) + (list_images(val_photos) if val_photos is not None else [])
+    try:
+        for name in names:
+            check_output(out_dir / name, inputs, what="shard", probe=False)
+    except FileExistsError:
+        raise ValueError(f"{out_dir} already holds shards ({name} …): choose an empty folder") from None
     pool, gray = load_photos(photos, long_side)
     val_pool, val_gray = (pool, []) if val_photos is None else load_photos(val_photos, long_side)
     if report and gray + val_gray:
         report(f"skipped {len(gray + val_gray)} gray photos (no colour to learn): {', '.join(gray + val_gray)}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = [f"train-{i:03d}.npz" for i in range(train_shards)] + [f"val-{i:03d}.npz" for i in range(val_shards)]
-    existing = [n for n in names if (out_dir / n).exists()]
-    if existing:
-        raise ValueError(f"{out_dir} already holds shards ({existing[0]} …): choose an empty folder")
     written = []
     for i, name in enumerate(names):
         source = pool if i < train_shards else val_pool

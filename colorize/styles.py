@@ -50,27 +50,32 @@ def tone(rgb: np.ndarray, style: str) -> np.ndarray:
     return np.clip(rgb @ STYLES[style].T.astype(np.float32), 0, 1)
 
 
-def tone_files(inputs, out_dir, style: str, progress=None) -> list:
+def tone_files(inputs, out_dir, style: str, progress=None, overwrite: bool = False, report=None):
     """Tone every image under ``inputs`` and write ``out_dir/<stem>.png``: a style's training set.
 
-    Refuses to replace an existing file (and so never touches an input).
-    Returns the paths written.
+    The rules of ``colorize apply`` (`colorize.batch`): an input is never
+    replaced, an existing file only with `overwrite`, two inputs never write
+    one output (the second is refused), and with `report` a bad or refused
+    file is reported in one line and skipped while the others are toned.
+
+    Returns
+    -------
+    BatchResult
+        ``done``: input -> file written; ``failed``: input -> reason.
     """
-    from colorize.images import list_images, read_image, write_png
+    from colorize.batch import find_images, output_paths, prepare_folder, run_batch
+    from colorize.images import read_image, write_png
 
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(sorted(STYLES))}, got {style!r}")
-    files = list_images(inputs)
-    if not files:
+    files, missing = find_images(inputs)
+    if not files and not missing:
         raise ValueError(f"no images found in {', '.join(map(str, inputs))}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = [out_dir / f"{f.stem}.png" for f in files]
-    clash = next((t for t in targets if t.exists()), None)
-    if clash is not None:
-        raise ValueError(f"{clash} exists: choose an empty folder")
-    written = []
-    for src, dst in (progress or list)(list(zip(files, targets))):
-        write_png(dst, tone(read_image(src)[0], style))
-        written.append(dst)
-    return written
+    prepare_folder(out_dir)
+    targets, refused = output_paths(files, out_dir, "", overwrite=overwrite)
+
+    def one(src: Path) -> Path:
+        write_png(targets[src], tone(read_image(src)[0], style))
+        return targets[src]
+
+    return run_batch([f for f in files if f in targets], one, report, progress, failed={**missing, **refused})

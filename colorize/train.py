@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 import vcnn
+from colorize.batch import check_output
 from colorize.model import (CHROMA_RANGES, PATCH, Y_OFFSET, ColorizationModel, check_long_side, init_network,
                             output_size)
 from colorize.parallel import Communicator, share_of, sum_gradients, world
@@ -370,14 +371,27 @@ def assemble(model_path, config: TrainConfig, data_description: dict) -> Coloriz
     return model
 
 
+def _check_outputs(data_path, model_path: Path, overwrite: bool) -> None:
+    """Refuse, before any work, to write the model, its checkpoints or logs over the data or an existing model."""
+    data_path = Path(data_path)
+    inputs = [f for f in data_path.iterdir() if f.is_file()] if data_path.is_dir() else [data_path]
+    check_output(model_path, inputs, overwrite, what="model file")
+    for channel in CHROMA_RANGES:
+        for path in (checkpoint_path(model_path, channel), log_path(model_path, channel)):
+            check_output(path, inputs, overwrite=True, what="training file", probe=False)
+
+
 def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs: int = 1,
-          report=None, comm: Communicator | None = None) -> ColorizationModel | None:
+          report=None, comm: Communicator | None = None, overwrite: bool = False) -> ColorizationModel | None:
     """Train both networks on ``data_path`` (shard folder or photos) and write ``model_path``.
 
     Parameters
     ----------
     data_path : folder of shards, folder of photos, or one photo
     model_path : the .npz to write; checkpoints and logs go beside it
+        Never one of the data's files; an existing file is replaced only
+        with `overwrite`, or when resuming its checkpoints (checked before
+        the data is read).
     config : TrainConfig
     resume : bool
         Continue from the checkpoints that belong to ``model_path`` (up to
@@ -391,6 +405,8 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
         Default :func:`colorize.parallel.world`: under ``mpiexec -n K`` every
         rank calls ``train`` with the same arguments and each step is spread
         over the K ranks; U is trained, then V.
+    overwrite : bool
+        Replace an existing model file.
 
     Returns
     -------
@@ -403,6 +419,8 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     model_path = Path(model_path)
     if not model_path.parent.is_dir():
         raise ValueError(f"folder {model_path.parent} of the model file does not exist")
+    if model_path.suffix != ".npz":
+        raise ValueError(f"the model file must end in .npz, got {model_path}")
     if jobs not in (1, 2):
         raise ValueError(f"jobs must be 1 or 2 (one process per network), got {jobs}")
     comm = comm or world()
@@ -415,6 +433,7 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     existing = [checkpoint_path(model_path, c) for c in CHROMA_RANGES if checkpoint_path(model_path, c).exists()]
     if existing and not resume:
         raise ValueError(f"checkpoint {existing[0]} exists: pass --resume to continue it, or remove it")
+    _check_outputs(data_path, model_path, overwrite or (resume and bool(existing)))
     report = report or (lambda channel, step, loss: None)
     data = open_data(data_path, config.patch, config.long_side)
     if jobs == 2:
