@@ -8,7 +8,7 @@ paper found this better than one network for both); they share nothing, so
 they can train in two processes.
 
 A network's output z becomes chroma through ``lo + (hi - lo)·σ(z)`` with the
-channel's BT.601 range (see :mod:`vcnn.losses`); its input is ``Y - 0.5``.
+channel's BT.601 range (see :mod:`colorize.losses`); its input is ``Y - 0.5``.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import numpy as np
 
 import vcnn
 from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arrays, network_from_spec, save_arrays
+from colorize.losses import predict
 from colorize.yuv import U_RANGE, V_RANGE
 
 KERNELS = (11, 4, 3, 1)
@@ -150,7 +151,7 @@ class ColorizationModel:
         uv : ndarray, float32, shape (N, 2, out, out)
         """
         x = (np.asarray(y, np.float32) - Y_OFFSET)[:, None]
-        return np.concatenate([vcnn.predict(self.nets[name].forward(x), *CHROMA_RANGES[name])
+        return np.concatenate([predict(self.nets[name].forward(x), *CHROMA_RANGES[name])
                                for name in CHROMA_RANGES], axis=1)
 
     def arrays(self) -> dict:

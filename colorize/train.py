@@ -40,10 +40,10 @@ import vcnn
 from colorize.batch import check_output
 from colorize.model import (CHROMA_RANGES, PATCH, Y_OFFSET, ColorizationModel, check_long_side, init_network,
                             output_size)
+from colorize.losses import LOSSES, loss_at, parse_schedule
 from colorize.parallel import Communicator, share_of, sum_gradients, world
 from colorize.patches import open_data, targets
 from vcnn.atomic import atomic_path
-from vcnn.losses import LOSSES, loss_at, parse_schedule
 from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arrays, save_arrays
 
 

@@ -1,126 +1,90 @@
-"""The two losses of the paper, on one output parameterisation.
+"""Generic losses on a network's output. Each returns ``(loss, d)``: the loss
+as a Python float and its gradient with respect to the output, which is what
+``Network.backward`` takes.
 
-The last layer gives z; the prediction is ``Û = lo + (hi - lo)·σ(z)``, so it
-always lies in the channel's range [lo, hi] (U: ±0.436, V: ±0.615). The paper's
-eq. 4 ("global error") is the Euclidean loss on Û; its eq. 5, ``Σ U log Û``,
-is not a valid loss for signed U, and we read it as the binary cross-entropy
-between ``t = (U - lo)/(hi - lo)`` and σ(z) ("local error": it weighs every
-pixel by how far it is from its target in log terms).
-Both return ``(loss, dz)``, the loss as a Python float and dz = ∂loss/∂z.
-
-One learning rate serves both phases: the cross-entropy is scaled by
-``(hi - lo)²/4`` so that the two losses have the same curvature in z at
-z = 0 (σ'(0) = 1/4). Unscaled, its gradient is 1/((hi - lo)²/4), about 5
-(U) to 10 (V) times the Euclidean one, and measured on our photos the rate
-that trains the Euclidean phase made the cross-entropy phase undo it. A
-constant factor changes neither minimiser.
+Both are means over every entry, so the gradient carries a ``1 / size``:
+the learning rate does not depend on the batch or the image size.
 """
 import numpy as np
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) = 1 / (1 + e^(-z)), without overflow for large |z|."""
+    """σ(z) = 1 / (1 + e^-z), written so that it neither overflows nor loses precision at large |z|."""
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
 
-def predict(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Û = lo + (hi - lo)·σ(z)."""
-    return (lo + (hi - lo) * sigmoid(z)).astype(z.dtype, copy=False)
-
-
-def _check(z, target, lo, hi):
-    z, target = np.asarray(z), np.asarray(target)
-    if z.shape != target.shape:
-        raise ValueError(f"target must have the shape of the output {z.shape}, got {target.shape}")
-    if z.size == 0:
+def _check(output, target):
+    output, target = np.asarray(output), np.asarray(target)
+    if output.shape != target.shape:
+        raise ValueError(f"target must have the shape of the output {output.shape}, got {target.shape}")
+    if output.size == 0:
         raise ValueError("loss of an empty batch")
-    if not hi > lo:
-        raise ValueError(f"range must have hi > lo, got lo={lo}, hi={hi}")
-    return z, target
+    return output, target
 
 
-def euclidean(z: np.ndarray, target: np.ndarray, lo: float, hi: float):
-    """Mean squared error of Û = lo + (hi - lo)σ(z) against the target U.
+def squared_error(y: np.ndarray, target: np.ndarray):
+    """Half the mean squared error.
+
+    Parameters
+    ----------
+    y : ndarray, any shape
+        The network's output.
+    target : ndarray, same shape as y
+
+    Returns
+    -------
+    loss : float
+        ``½ · mean((y - target)²)``, summed in float64.
+    dy : ndarray, like y
+        ``(y - target) / y.size``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or the batch is empty.
+
+    Examples
+    --------
+    >>> loss, dy = squared_error(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
+    >>> loss, dy
+    (2.5, array([0.5, 1.5]))
+    """
+    y, target = _check(y, target)
+    diff = y - target
+    loss = 0.5 * float(np.mean(np.square(diff, dtype=np.float64)))
+    return loss, (diff / y.size).astype(y.dtype, copy=False)
+
+
+def sigmoid_cross_entropy(z: np.ndarray, t: np.ndarray):
+    """Binary cross-entropy between targets ``t`` in [0, 1] and σ(z).
 
     Parameters
     ----------
     z : ndarray, any shape
-        The network's output.
-    target : ndarray, same shape as z
-        U (or V), in [lo, hi].
-    lo, hi : float
-        The channel's range.
+        The network's output (logits).
+    t : ndarray, same shape as z, values in [0, 1]
 
     Returns
     -------
     loss : float
-        ``½ · mean((Û - U)²)``.
+        ``mean(-(t·log σ(z) + (1 - t)·log(1 - σ(z))))``.
     dz : ndarray, like z
-        ``(Û - U) · (hi - lo) · σ(z)(1 - σ(z)) / z.size``.
-    """
-    z, target = _check(z, target, lo, hi)
-    s = sigmoid(z)
-    diff = lo + (hi - lo) * s - target
-    loss = 0.5 * float(np.mean(np.square(diff, dtype=np.float64)))
-    dz = diff * ((hi - lo) / z.size) * s * (1 - s)
-    return loss, dz.astype(z.dtype, copy=False)
+        ``(σ(z) - t) / z.size``.
 
-
-def cross_entropy(z: np.ndarray, target: np.ndarray, lo: float, hi: float):
-    """Binary cross-entropy between t = (U - lo)/(hi - lo) and σ(z), scaled by (hi - lo)²/4.
-
-    Returns
-    -------
-    loss : float
-        ``s · mean(-(t·log σ(z) + (1 - t)·log(1 - σ(z))))`` with ``s = (hi - lo)²/4``.
-    dz : ndarray, like z
-        ``s · (σ(z) - t) / z.size``.
+    Raises
+    ------
+    ValueError
+        If the shapes differ or the batch is empty.
 
     Notes
     -----
-    The scale s matches the Euclidean loss's curvature at z = 0 (see the
-    module's docstring).
-    ``log σ(z) = -softplus(-z)`` and ``log(1 - σ(z)) = -softplus(z)``, computed
-    with ``logaddexp`` so that saturated outputs give finite losses.
-    The minimum is not zero but the entropy of t; its gradient vanishes at Û = U.
+    ``log σ(z) = -softplus(-z)`` and ``log(1 - σ(z)) = -softplus(z)``,
+    computed with ``logaddexp`` so that saturated outputs give finite losses.
+    The minimum is not zero but the entropy of t; the gradient vanishes at
+    σ(z) = t.
     """
-    z, target = _check(z, target, lo, hi)
-    t = (target - lo) / (hi - lo)
-    scale = (hi - lo) ** 2 / 4
+    z, t = _check(z, t)
     z64 = z.astype(np.float64)
-    loss = scale * float(np.mean(t * np.logaddexp(0, -z64) + (1 - t) * np.logaddexp(0, z64)))
-    dz = (sigmoid(z) - t) * (scale / z.size)
-    return loss, dz.astype(z.dtype, copy=False)
-
-
-LOSSES = {"euclidean": euclidean, "cross_entropy": cross_entropy}
-
-
-def parse_schedule(text: str):
-    """Parse ``"euclidean:100,cross_entropy:100"`` into [(loss name, steps)].
-
-    >>> parse_schedule("euclidean:100,cross_entropy:100")
-    [('euclidean', 100), ('cross_entropy', 100)]
-    """
-    phases = []
-    for part in str(text).split(","):
-        name, _, steps = part.strip().partition(":")
-        if name not in LOSSES or not steps.strip().isdigit() or int(steps) < 1:
-            raise ValueError(f"schedule must look like 'euclidean:100,cross_entropy:100' "
-                             f"(losses: {', '.join(LOSSES)}), got {text!r}")
-        phases.append((name, int(steps)))
-    return phases
-
-
-def loss_at(schedule, step: int) -> str:
-    """The loss in force at ``step`` (0-based) of a cycled schedule.
-
-    >>> [loss_at([("euclidean", 2), ("cross_entropy", 1)], s) for s in range(4)]
-    ['euclidean', 'euclidean', 'cross_entropy', 'euclidean']
-    """
-    step %= sum(steps for _, steps in schedule)
-    for name, steps in schedule:
-        if step < steps:
-            return name
-        step -= steps
+    loss = float(np.mean(t * np.logaddexp(0, -z64) + (1 - t) * np.logaddexp(0, z64)))
+    return loss, ((sigmoid(z) - t) / z.size).astype(z.dtype, copy=False)

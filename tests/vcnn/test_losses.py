@@ -1,60 +1,57 @@
 import numpy as np
 import pytest
 
-from vcnn import cross_entropy, euclidean, loss_at, numerical_gradient, parse_schedule, predict
+from vcnn import numerical_gradient, sigmoid, sigmoid_cross_entropy, squared_error
 from vcnn.gradcheck import relative_error
 
-LO, HI = -0.436, 0.436
 
-
-@pytest.mark.parametrize("loss", [euclidean, cross_entropy])
-def test_loss_gradient(loss):
+def test_squared_error_gradient():
     rng = np.random.default_rng(0)
-    z = rng.standard_normal((2, 1, 5, 5)) * 2
-    target = rng.uniform(LO, HI, z.shape)
-    _, dz = loss(z, target, LO, HI)
-    numeric = numerical_gradient(lambda: loss(z, target, LO, HI)[0], z)
-    assert relative_error(dz, numeric) < 1e-6
+    y, target = rng.standard_normal((2, 1, 5, 5)), rng.standard_normal((2, 1, 5, 5))
+    _, dy = squared_error(y, target)
+    assert relative_error(dy, numerical_gradient(lambda: squared_error(y, target)[0], y)) < 1e-6
 
 
-def test_euclidean_value():
-    z = np.zeros((1, 1, 2, 2))       # σ(0) = ½: Û is the middle of the range, 0
-    loss, _ = euclidean(z, np.full(z.shape, 0.2), LO, HI)
-    assert loss == pytest.approx(0.5 * 0.2 ** 2)
+def test_sigmoid_cross_entropy_gradient():
+    rng = np.random.default_rng(1)
+    z, t = rng.standard_normal((2, 1, 5, 5)) * 2, rng.uniform(0, 1, (2, 1, 5, 5))
+    _, dz = sigmoid_cross_entropy(z, t)
+    assert relative_error(dz, numerical_gradient(lambda: sigmoid_cross_entropy(z, t)[0], z)) < 1e-6
 
 
-@pytest.mark.parametrize("loss", [euclidean, cross_entropy])
-def test_gradient_vanishes_at_the_target(loss):
-    target = np.array([-0.3, 0.0, 0.25]).reshape(1, 1, 1, 3)
-    t = (target - LO) / (HI - LO)
-    z = np.log(t / (1 - t))                   # σ(z) = t, so Û = U
-    np.testing.assert_allclose(predict(z, LO, HI), target, atol=1e-12)
-    assert np.max(np.abs(loss(z, target, LO, HI)[1])) < 1e-12
+def test_values_by_hand():
+    loss, dy = squared_error(np.array([[1.0, 3.0]]), np.array([[0.0, 1.0]]))
+    assert loss == pytest.approx(0.5 * (1 + 4) / 2)
+    np.testing.assert_allclose(dy, [[0.5, 1.0]])
+    loss, dz = sigmoid_cross_entropy(np.zeros(4), np.array([0.0, 0.25, 0.5, 1.0]))   # σ(0) = ½ for any t
+    assert loss == pytest.approx(np.log(2))
+    np.testing.assert_allclose(dz, [0.125, 0.0625, 0, -0.125])
 
 
-def test_cross_entropy_is_finite_when_saturated():
-    z = np.array([-800.0, 800.0]).reshape(1, 1, 1, 2)
-    loss, dz = cross_entropy(z, np.array([HI, LO]).reshape(z.shape), LO, HI)
-    assert loss == pytest.approx(800.0 * (HI - LO) ** 2 / 4) and np.all(np.isfinite(dz))
+def test_gradients_vanish_at_the_target():
+    t = np.array([0.1, 0.5, 0.8])
+    assert not squared_error(t, t.copy())[1].any()
+    z = np.log(t / (1 - t))                         # σ(z) = t
+    assert np.max(np.abs(sigmoid_cross_entropy(z, t)[1])) < 1e-12
 
 
-def test_both_losses_have_the_same_curvature_at_zero():
-    """One learning rate serves both phases: equal second derivatives in z at z = 0."""
-    z, target, h = np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)), 1e-4
-    curvature = [(loss(z + h, target, LO, HI)[1] - loss(z - h, target, LO, HI)[1]).item() / (2 * h)
-                 for loss in (euclidean, cross_entropy)]
-    assert curvature[0] == pytest.approx(curvature[1], rel=1e-6)
+def test_saturated_outputs_stay_finite():
+    z = np.array([-800.0, 800.0])
+    loss, dz = sigmoid_cross_entropy(z, np.array([1.0, 0.0]))
+    assert loss == pytest.approx(800.0) and np.all(np.isfinite(dz))
+    s = sigmoid(np.array([-1000.0, 0.0, 1000.0], np.float32))
+    assert s.dtype == np.float32 and s.tolist() == [0.0, 0.5, 1.0]
 
 
-def test_loss_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="target must have the shape"):
-        euclidean(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 3)), LO, HI)
+@pytest.mark.parametrize("loss", [squared_error, sigmoid_cross_entropy])
+def test_losses_keep_the_output_dtype(loss):
+    z = np.zeros((1, 1, 2, 2), np.float32)
+    assert loss(z, np.full(z.shape, 0.5))[1].dtype == np.float32
 
 
-def test_schedule():
-    schedule = parse_schedule("euclidean:100,cross_entropy:50")
-    assert [loss_at(schedule, s) for s in (0, 99, 100, 149, 150)] == \
-        ["euclidean", "euclidean", "cross_entropy", "cross_entropy", "euclidean"]
-    for bad in ["euclidean", "l1:5", "euclidean:0", ""]:
-        with pytest.raises(ValueError, match="schedule must look like"):
-            parse_schedule(bad)
+@pytest.mark.parametrize("loss", [squared_error, sigmoid_cross_entropy])
+def test_losses_reject_mismatched_shapes_and_empty_batches(loss):
+    with pytest.raises(ValueError, match=r"target must have the shape of the output \(1, 1, 2, 2\), got \(1, 1, 2, 3\)"):
+        loss(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 3)))
+    with pytest.raises(ValueError, match="empty batch"):
+        loss(np.zeros((0, 1, 2, 2)), np.zeros((0, 1, 2, 2)))
