@@ -14,6 +14,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from vcnn.atomic import atomic_path
+
 
 def median_times(fns: dict, runs: int, warmup: int = 1) -> dict:
     """Median wall time in seconds of each callable, runs interleaved.
@@ -95,4 +97,5 @@ def write_section(path, name: str, body: str) -> None:
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
