@@ -11,10 +11,10 @@ terms). Both are built on the engine's generic losses
 
 One learning rate serves both phases: the cross-entropy is scaled by
 ``(hi - lo)²/4`` so that the two losses have the same curvature in z at
-z = 0 (σ'(0) = 1/4). Unscaled, its gradient is 1/((hi - lo)²/4), about 5
-(U) to 10 (V) times the Euclidean one, enough for the rate that trains the
-Euclidean phase to make the cross-entropy phase undo it. A constant factor
-changes neither minimiser.
+z = 0: unscaled, the cross-entropy's curvature there, σ'(0) = 1/4, is
+4/(hi - lo)² times the Euclidean loss's, (hi - lo)²/16: 5.3 times for U, 2.6
+for V, enough for the rate that trains the Euclidean phase to make the
+cross-entropy phase overshoot. A constant factor changes neither minimiser.
 
 The paper switches loss every 100 iterations; the schedule is a cycled list
 of (loss, steps), written ``"euclidean:100,cross_entropy:100"``.
