@@ -56,7 +56,7 @@ from benchmarks.results import machine_lines, write_section
 from colorize.evaluate import STRIP_SUFFIX, evaluate
 from colorize.images import fit_long_side, list_images, read_image, resize, write_png
 from colorize.infer import EPS, RADIUS
-from colorize.model import KERNELS, WIDTHS, ColorizationModel, architecture
+from colorize.model import KERNELS, WIDTHS, ColorizationModel, architecture, mapping_size
 from colorize.patches import load_photos, write_shards
 from colorize.train import TrainConfig, TrainingError, log_path, train
 
@@ -68,7 +68,6 @@ STRIP_CELL_HEIGHT = 128         # pixels; cells are padded to one width with whi
 STRIP_GUTTER = 4
 PAPER_SCHEDULE = "euclidean:100,cross_entropy:100"
 PAPER_REFINE = (RADIUS, EPS)
-OUTPUT_FRACTION = 56 / 64       # the predicted centre, as a fraction of the window side
 MAX_POOL = 20_000               # training windows per shard at most (then epochs repeat)
 REPO = Path(__file__).resolve().parent.parent
 #: The code a trained model depends on: a cached model is reused only if these are unchanged.
@@ -195,19 +194,6 @@ def experiments(steps: int) -> dict:
             Variant("seed 1", seed=1),
             Variant("seed 2", seed=2))),
     }
-
-
-def mapping_size(kernels, patch: int) -> int:
-    """Side of the mapping layer that turns the valid convolutions' output into the window's 56/64 centre.
-
-    conv output = patch − Σ(k − 1); mapping = round(patch·56/64) − conv output + 1
-    (the mapping layer grows its input by k − 1). 64 and 11/4/3/1 give 8, the paper's.
-    """
-    conv_out = patch - sum(k - 1 for k in kernels)
-    mapping = round(patch * OUTPUT_FRACTION) - conv_out + 1
-    if conv_out < 1 or mapping < 1:
-        raise ValueError(f"kernels {kernels} do not fit a {patch}x{patch} window with a {OUTPUT_FRACTION:.3f} centre")
-    return mapping
 
 
 def widths(channels, n_convs: int, factor: float = 1.0) -> tuple:

@@ -20,25 +20,30 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import math
 import sys
 import time
 import traceback
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, nullcontext
+from importlib import metadata
 from pathlib import Path
 
 import click
 
 from colorize.apply import colorize_files
 from colorize.batch import FILE_ERRORS
+from colorize.curves import SMOOTHING, RunningMean, plot_logs
 from colorize.evaluate import evaluate as evaluate_photos
 from colorize.evaluate import format_table
 from colorize.infer import BATCH, EPS, RADIUS
-from colorize.model import load_model, parse_architecture
+from colorize.info import format_info, model_info
+from colorize.losses import loss_at, parse_schedule
+from colorize.model import ARCHITECTURES, DEFAULT_ARCH, load_model, parse_architecture
 from colorize.parallel import Communicator, ParallelError, world
 from colorize.patches import write_shards
 from colorize.styles import STYLES, tone_files
-from colorize.train import Interrupted, TrainConfig, TrainingError, log_path
+from colorize.train import Interrupted, TrainConfig, TrainingError, log_path, make_config
 from colorize.train import train as train_model
 
 #: click >= 8.2 shows a group's help through this UsageError; it must stay as it is.
@@ -46,20 +51,21 @@ _HELP_ERRORS = tuple(filter(None, [getattr(click.exceptions, "NoArgsIsHelpError"
 
 
 class _Error(click.ClickException):
-    """A failure shown as the one line ``error: <message>``.
+    """A failure shown as the one line ``error: <message>`` (or ``<kind>: <message>``).
 
     ``every_rank``: under MPI, every rank raises it at the same point, and
-    rank 0 alone shows it.
+    rank 0 alone shows it. ``kind``: the first word, "error" unless the
+    user asked for the stop (Ctrl-C: "stopped").
     """
 
-    def __init__(self, message: str, exit_code: int = 1, every_rank: bool = False):
+    def __init__(self, message: str, exit_code: int = 1, every_rank: bool = False, kind: str = "error"):
         super().__init__(message)
-        self.exit_code, self.every_rank = exit_code, every_rank
+        self.exit_code, self.every_rank, self.kind = exit_code, every_rank, kind
 
     def show(self, file=None) -> None:
         rank = _comm().rank
         if rank == 0 or not self.every_rank:
-            click.echo(f"error: {f'rank {rank}: ' if rank else ''}{self.format_message()}", err=True)
+            click.echo(f"{self.kind}: {f'rank {rank}: ' if rank else ''}{self.format_message()}", err=True)
 
 
 @contextmanager
@@ -129,15 +135,29 @@ def _report(line: str) -> None:
     click.echo(line, err=True)
 
 
+def _on_terminal() -> bool:
+    """Whether this process shows live progress: rank 0, with stderr a terminal (a bar elsewhere
+    would leave its label alone on a line of a log file)."""
+    stream = _lead_stderr()
+    return stream is sys.stderr and stream.isatty()
+
+
 def _progress(label: str):
-    """A `progress` for the library: a bar on stderr when there is more than one file."""
+    """A `progress` for the library: a bar on a terminal's stderr when there is more than one file."""
     def wrap(items: list):
-        if len(items) < 2:
+        if len(items) < 2 or not _on_terminal():
             yield from items
             return
         with click.progressbar(items, label=label, file=_lead_stderr()) as bar:
             yield from bar
     return wrap
+
+
+class _NoBar:
+    """What `patches` updates off a terminal: nothing to show."""
+
+    def update(self, n: int) -> None:
+        pass
 
 
 def _load_model(name, long_side=None):
@@ -180,7 +200,15 @@ def _model_options(command):
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
-@click.group(cls=_Group)
+def _version() -> str:
+    try:
+        return metadata.version("vcnn-colorize")
+    except metadata.PackageNotFoundError:       # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", "-V", prog_name="colorize", message="%(prog)s %(version)s")
 def main():
     """Deep patch-wise colorization of grayscale photos (SIGGRAPH Asia 2016).
 
@@ -188,6 +216,11 @@ def main():
     Examples:
       colorize apply old.jpg scans/ -o colorized/
       colorize evaluate photos/ --json scores.json --compare strips/
+      colorize info default
+
+    \b
+    Shell completion (bash; zsh and fish likewise, with zsh_source, fish_source):
+      eval "$(_COLORIZE_COMPLETE=bash_source colorize)"
     """
 
 
@@ -293,8 +326,8 @@ def patches(photos, out, shard_size, train_shards, val_shards, seed, long_side, 
       colorize patches photos/ -o data/ --shard-size 2000 --train-shards 4
       colorize patches train/ --val-photos held_out/ -o data/ --long-side 320
     """
-    with click.progressbar(length=train_shards + val_shards, label="writing shards",
-                           file=_lead_stderr()) as bar:
+    shown = click.progressbar(length=train_shards + val_shards, label="writing shards", file=_lead_stderr())
+    with shown if _on_terminal() else nullcontext(_NoBar()) as bar:
         written = write_shards(photos, out, shard_size, train_shards, val_shards, seed, long_side=long_side,
                                val_photos=val_photos or None, progress=bar.update, report=_report)
     click.echo(f"{len(written)} shards of {shard_size} pairs in {out}")
@@ -323,34 +356,46 @@ def tone(photos, out, style, overwrite):
     _exit_status(run.failed, len(run.done), photos)
 
 
+def _setting(text: str, default) -> str:
+    """The help of a training setting that --resume takes from the checkpoint."""
+    return f"{text}  [default: {default}; with --resume: the checkpoint's]"
+
+
 @main.command()
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "model_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The model file to write (.npz); checkpoints and loss logs go beside it.")
-@click.option("--arch", default="small", show_default=True, metavar="small|paper|FILE.json",
-              help="Architecture: widths small (32,32,32,16) or paper (512,512,512,256), or a JSON file.")
-@click.option("--channels", metavar="C1,C2,C3,C4", help="Override the widths; kernels stay 11/4/3/1 + 8x8 mapping.")
+@click.option("--arch", metavar="|".join(ARCHITECTURES) + "|FILE.json",
+              help=_setting("Architecture: deep8 (the bundled model's: 7 convolutions 11,4,3,3,3,1,1 of widths "
+                            "32,32,32,32,32,32,16, 12x12 mapping), small (11,4,3,1 of widths 32,32,32,16, "
+                            "8x8 mapping), paper (the same with widths 512,512,512,256), or a JSON file "
+                            '{"channels": [...], "kernels": [...], "mapping": M} (kernels default 11,4,3,1; '
+                            "mapping default: what makes the 56x56 centre).", DEFAULT_ARCH))
+@click.option("--channels", metavar="C1,C2,...", help="Override the widths of --arch, one per convolution.")
 @click.option("--iterations", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Total SGD steps per network.")
-@click.option("--batch", type=click.IntRange(min=1), default=TrainConfig.batch, show_default=True,
-              help="Pairs per SGD step.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True,
-              help="Learning rate (the losses are means over pixels).")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=TrainConfig.momentum,
-              show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--lr-half-life", type=click.IntRange(min=1), metavar="STEPS",
-              help="Halve the learning rate every STEPS steps (smoothly); constant if left out.")
-@click.option("--schedule", default=TrainConfig.schedule, show_default=True,
-              help="Losses and their steps, cycled (the paper's alternation).")
-@click.option("--seed", type=int, default=0, show_default=True)
+              help="Total SGD steps per network (with --resume: the total to reach).")
+@click.option("--batch", type=click.IntRange(min=1), help=_setting("Pairs per SGD step.", TrainConfig.batch))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help=_setting("Learning rate (the losses are means over pixels).", TrainConfig.lr))
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True),
+              help=_setting("SGD momentum (0: plain SGD).", TrainConfig.momentum))
+@click.option("--weight-decay", type=click.FloatRange(min=0),
+              help=_setting("L2 weight decay added to every gradient.", TrainConfig.weight_decay))
+@click.option("--lr-half-life", type=click.IntRange(min=0), metavar="STEPS",
+              help=_setting("Halve the learning rate every STEPS steps (smoothly); 0: a constant rate.",
+                            TrainConfig.lr_half_life))
+@click.option("--schedule",
+              help=_setting("Losses and their steps, cycled (the paper's alternation).", TrainConfig.schedule))
+@click.option("--seed", type=int,
+              help=_setting("Seed of the initial weights and of the batches' order.", TrainConfig.seed))
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=TrainConfig.checkpoint_every,
-              show_default=True)
+              show_default=True, help="Steps between checkpoints (Ctrl-C also saves one).")
 @click.option("--log-every", type=click.IntRange(min=1), default=TrainConfig.log_every, show_default=True,
               help="Steps per row of the loss log (with a validation loss).")
-@click.option("--val-patches", type=click.IntRange(min=1), default=TrainConfig.val_patches, show_default=True,
-              help="Validation windows behind each logged validation loss.")
-@click.option("--resume", is_flag=True, help="Continue from the checkpoints of MODEL up to --iterations steps.")
+@click.option("--val-patches", type=click.IntRange(min=1),
+              help=_setting("Validation windows behind each logged validation loss.", TrainConfig.val_patches))
+@click.option("--resume", is_flag=True,
+              help="Continue from the checkpoints of MODEL up to --iterations steps, with their settings.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file (the data is never replaced).")
 @click.option("--jobs", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 trains the U and V networks in two processes.")
@@ -361,10 +406,13 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
           checkpoint_every, log_every, val_patches, resume, overwrite, jobs, long_side, lr_half_life):
     """Train the U and V networks on DATA (a shard folder or photos).
 
-    Ctrl-C saves checkpoints and stops; --resume continues exactly where the
-    run stopped. The same DATA, options and seed give the same weights.
-    Under 'mpiexec -n K' each step's batch is split over the K processes
-    (the same weights, to float32 rounding); see README, "Scaling out".
+    The defaults are the bundled model's recipe. Ctrl-C saves checkpoints
+    and stops; --resume continues exactly where the run stopped, with the
+    checkpoint's settings (an option given must agree with them). The same
+    DATA, options and seed give the same weights. Under 'mpiexec -n K' each
+    step's batch is split over the K processes (the same weights, to
+    float32 rounding); see README, "Scaling out". Draw the loss logs with
+    'colorize plot MODEL'.
 
     \b
     Example:
@@ -372,25 +420,133 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
       colorize train data/ -o my.npz --iterations 10000 --resume
       mpiexec -n 4 colorize train data/ -o my.npz --batch 64
     """
-    config = TrainConfig(parse_architecture(arch, channels), iterations, batch, lr, momentum, weight_decay,
-                         schedule, seed, checkpoint_every=checkpoint_every, log_every=log_every,
-                         val_patches=val_patches, long_side=long_side, lr_half_life=lr_half_life)
-    last = {}
-    with ExitStack() as stack:
-        def report(channel, step, loss):        # the bar starts with the first step: checks fail without it
-            if not last:
-                report.bar = stack.enter_context(click.progressbar(
-                    length=2 * iterations, label="training", file=_lead_stderr(),
-                    item_show_func=lambda _: "  ".join(f"{c} {v:.5f}" for c, v in last.items())))
-            last[channel] = loss
-            report.bar.update(1, channel)
+    specs = parse_architecture(arch or DEFAULT_ARCH, channels) if arch or channels else None
+    try:
+        config = make_config(model_path, iterations, resume, specs=specs, batch=batch, lr=lr, momentum=momentum,
+                             weight_decay=weight_decay, schedule=schedule, seed=seed, val_patches=val_patches,
+                             long_side=long_side, lr_half_life=lr_half_life, checkpoint_every=checkpoint_every,
+                             log_every=log_every)
+    except TrainingError as err:
+        raise _Error(str(err), every_rank=True) from None
+    progress = _TrainingProgress(config)
+    with progress:
         try:        # both are raised on every rank at the same step under MPI
-            model = train_model(data, model_path, config, resume=resume, jobs=jobs, report=report,
+            model = train_model(data, model_path, config, resume=resume, jobs=jobs, report=progress.report,
                                 overwrite=overwrite)
         except Interrupted as err:
-            raise _Error(f"{err}; continue with --resume", exit_code=130, every_rank=True) from None
+            raise _Error(f"{err}; continue with --resume", exit_code=130, every_rank=True,
+                         kind="stopped on Ctrl-C") from None
         except TrainingError as err:
             raise _Error(str(err), every_rank=True) from None
     if model is not None:           # rank 0
         click.echo(f"model written to {model_path} (loss logs: {log_path(model_path, 'u').name}, "
-                   f"{log_path(model_path, 'v').name})")
+                   f"{log_path(model_path, 'v').name}; draw them with 'colorize plot {model_path}')")
+
+
+SMOOTHING_BAR = 0.9     # the bar's running mean keeps more of the past than a plot's: a step is not a log row
+
+
+class _TrainingProgress:
+    """What `train` shows while it runs, each channel's loss as a running mean over the steps of the
+    current loss phase (a step's own loss jumps with its batch).
+
+    On a terminal: a bar with those means and a time left, shown once
+    `WARMUP` steps have been timed (the first steps compile the kernels, and
+    would make the estimate absurd). Elsewhere (a log file, mpiexec): one
+    line per logged step and channel.
+    """
+
+    WARMUP = 3
+
+    def __init__(self, config: TrainConfig):
+        self.config, self.schedule = config, parse_schedule(config.schedule)
+        self.total = 2 * config.iterations
+        self.seen, self.means, self.phase = {}, {}, {}
+        self.timed_from = None             # (time, steps done) once warmed up
+        self.done = self.steps_run = 0
+        self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def report(self, channel: str, step: int, loss: float) -> None:
+        phase = loss_at(self.schedule, step - 1)
+        if self.phase.get(channel) != phase:
+            self.phase[channel], self.means[channel] = phase, RunningMean(SMOOTHING_BAR)
+        self.means[channel].update(loss)
+        advance = step - self.seen.get(channel, 0)        # on --resume, the first report jumps to its step
+        self.seen[channel] = step
+        self.done += advance
+        self.steps_run += 1
+        if self.steps_run == self.WARMUP:
+            self.timed_from = (time.perf_counter(), self.steps_run)
+        if self.bar is None and _on_terminal():    # the bar starts with the first step: checks fail without it
+            self.bar = click.progressbar(length=self.total, label="training", file=_lead_stderr(),
+                                         show_eta=False, item_show_func=lambda _: self.status())
+            self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.update(advance, channel)
+        elif step % self.config.log_every == 0 or step == self.config.iterations:
+            click.echo(f"{channel} step {step}/{self.config.iterations}: {self.status(channel)}",
+                       file=_lead_stderr())
+
+    def eta(self) -> str:
+        if self.timed_from is None or self.steps_run <= self.timed_from[1]:
+            return ""
+        then, steps = self.timed_from
+        seconds = (time.perf_counter() - then) / (self.steps_run - steps) * (self.total - self.done)
+        return f"ETA {int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+
+    def status(self, only: str | None = None) -> str:
+        losses = "  ".join(f"{c} {self.phase[c].replace('_', '-')} {m.value:.5f}"
+                           for c, m in self.means.items() if only in (None, c))
+        return "  ".join(filter(None, [losses, self.eta()]))
+
+
+@main.command()
+@click.argument("model", metavar="MODEL", required=False, default="default")
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON instead of text.")
+def info(model, as_json):
+    """Describe a model file or a bundled model (default: the bundled 'default').
+
+    Architecture, parameters, working scale, the training data and run,
+    the last logged losses, an evaluation if one is recorded, and a licence
+    note.
+
+    \b
+    Example:
+      colorize info my.npz
+      colorize info default --json
+    """
+    described = model_info(model)
+    click.echo(json.dumps(described, indent=2) if as_json else format_info(described))
+
+
+@main.command()
+@click.argument("logs", metavar="LOGS...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("losses.png"),
+              show_default=True, help="The PNG to write (replaced if it exists).")
+@click.option("--smoothing", type=click.FloatRange(0, 1, max_open=True), default=SMOOTHING, show_default=True,
+              help="Weight of the running mean (TensorBoard's smoothing; 0: none).")
+def plot(logs, out, smoothing):
+    """Draw training and validation losses from loss logs into a PNG (needs matplotlib).
+
+    LOGS are the CSV files 'colorize train' writes (MODEL.u.csv, MODEL.v.csv),
+    or model files, which stand for the logs beside them. One panel per
+    loss; the steps where the cross-entropy loss was in force are shaded.
+    matplotlib comes with: pip install 'vcnn-colorize[plot]'.
+
+    \b
+    Example:
+      colorize plot my.npz -o my-losses.png
+      colorize plot a.u.csv b.u.csv
+    """
+    try:
+        written = plot_logs(logs, out, smoothing)
+    except ImportError as err:
+        raise _Error(str(err)) from None
+    click.echo(written)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import multiprocessing
 import os
 import queue as queue_module
@@ -38,8 +39,8 @@ import numpy as np
 
 import vcnn
 from colorize.batch import check_output
-from colorize.model import (CHROMA_RANGES, PATCH, Y_OFFSET, ColorizationModel, check_long_side, init_network,
-                            output_size)
+from colorize.model import (CHROMA_RANGES, DEFAULT_ARCH, PATCH, Y_OFFSET, ColorizationModel, check_long_side,
+                            describe_architecture, init_network, named_architecture, output_size)
 from colorize.losses import LOSSES, loss_at, parse_schedule
 from colorize.parallel import Communicator, share_of, sum_gradients, world
 from colorize.patches import open_data, targets
@@ -57,12 +58,17 @@ class Interrupted(RuntimeError):
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything that decides the weights (``iterations`` only says where to stop)."""
+    """Everything that decides the weights (``iterations`` only says where to stop).
+
+    The defaults are the bundled default model's recipe (with ``specs`` of
+    ``colorize.model.named_architecture("deep8")``): SGD with momentum 0.9 at
+    rate 3, halved every 8,000 steps, batches of 16.
+    """
     specs: list
     iterations: int
     batch: int = 16
-    lr: float = 2.0
-    momentum: float = 0.0
+    lr: float = 3.0
+    momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "euclidean:100,cross_entropy:100"
     seed: int = 0
@@ -71,7 +77,7 @@ class TrainConfig:
     log_every: int = 50
     val_patches: int = 64
     long_side: int | None = None    # photos shrunk to this long side (the model's working scale)
-    lr_half_life: int | None = None  # steps over which the learning rate halves (None: constant)
+    lr_half_life: int | None = 8000  # steps over which the learning rate halves (None: constant)
 
     def __post_init__(self):
         for name in ("iterations", "batch", "checkpoint_every", "log_every", "val_patches"):
@@ -93,6 +99,77 @@ class TrainConfig:
     def lr_at(self, step: int) -> float:
         """The learning rate of step ``step``: ``lr``, halved every ``lr_half_life`` steps, smoothly."""
         return self.lr if self.lr_half_life is None else self.lr * 0.5 ** (step / self.lr_half_life)
+
+
+#: The command-line flag of each setting a checkpoint fixes (`TrainConfig.fingerprint`).
+FLAGS = {"specs": "--arch", "batch": "--batch", "lr": "--lr", "momentum": "--momentum",
+         "weight_decay": "--weight-decay", "schedule": "--schedule", "seed": "--seed", "patch": "patch",
+         "val_patches": "--val-patches", "long_side": "--long-side", "lr_half_life": "--lr-half-life"}
+#: Settings a checkpoint made before they existed leaves out: they were None then.
+_NEWER_SETTINGS = ("long_side", "lr_half_life")
+
+
+def _shown(name: str, value) -> str:
+    """A setting as a user writes it on the command line."""
+    if name == "specs":
+        return describe_architecture(value)
+    if name == "lr_half_life" and value is None:
+        return "none (a constant rate)"
+    return "none" if value is None else str(value)
+
+
+def setting_differences(saved: dict, config: "TrainConfig", source) -> list[str]:
+    """One phrase per setting where a checkpoint's fingerprint ``saved`` and ``config`` differ, naming
+    the flag, the checkpoint's value and the given one."""
+    mine = dataclasses.asdict(config)
+    saved = {**dict.fromkeys(_NEWER_SETTINGS), **saved}
+    return [f"{FLAGS.get(name, name)}: checkpoint {source} was made with {_shown(name, saved[name])}, "
+            f"given {_shown(name, mine[name])}"
+            for name in FLAGS if name in mine and _plain(saved.get(name)) != _plain(mine[name])]
+
+
+def _plain(value):
+    """JSON's view of a value (tuples are lists), to compare a setting with a checkpoint's."""
+    return json.loads(json.dumps(value))
+
+
+def checkpoint_settings(model_path) -> tuple[dict, Path] | None:
+    """The settings saved in MODEL's checkpoints (U's, else V's) and that checkpoint, or None without one."""
+    for channel in CHROMA_RANGES:
+        path = checkpoint_path(model_path, channel)
+        if path.exists():
+            _, meta = load_arrays(path)
+            if not isinstance(meta.get("config"), dict):
+                raise ValueError(f"checkpoint {path} holds no training settings")
+            return {**dict.fromkeys(_NEWER_SETTINGS), **meta["config"]}, path
+    return None
+
+
+def make_config(model_path, iterations: int, resume: bool = False, **given) -> "TrainConfig":
+    """The `TrainConfig` of a run from the settings given (a value of None: not given).
+
+    A setting not given is the recipe's default (`TrainConfig`'s, and the
+    architecture `colorize.model.DEFAULT_ARCH`), or with
+    ``resume`` the checkpoint's, so that ``--resume`` needs no option but
+    ``--iterations``; ``lr_half_life=0`` asks for a constant rate. A given one that differs from the checkpoint's raises
+    a TrainingError naming the flag, the checkpoint's value and the given one.
+
+    >>> make_config("none.npz", 10, specs=[{"type": "conv", "c_in": 1, "c_out": 1, "k": 1}], lr=1.0).lr
+    1.0
+    """
+    given = {name: value for name, value in given.items() if value is not None}
+    if given.get("lr_half_life") == 0:
+        given["lr_half_life"] = None                # given as 0: a constant rate
+    found = checkpoint_settings(model_path) if resume else None
+    if found is None:
+        return TrainConfig(iterations=iterations, **{"specs": named_architecture(DEFAULT_ARCH), **given})
+    saved, path = found
+    settings = {name: saved[name] for name in FLAGS if name in saved}
+    config = TrainConfig(iterations=iterations, **{**settings, **given})
+    differences = setting_differences(saved, config, path.name)
+    if differences:
+        raise TrainingError("; ".join(differences) + " (leave an option out to keep the checkpoint's value)")
+    return config
 
 
 def checkpoint_path(model_path, channel: str) -> Path:
@@ -155,8 +232,9 @@ def _save_checkpoint(path, net, opt, channel, step, config, log, elapsed):
 def _load_checkpoint(path, net, opt, config):
     arrays, meta = load_arrays(path)
     if meta.get("config") != config.fingerprint():
-        raise TrainingError(f"checkpoint {path} was made with other settings "
-                            f"({meta.get('config')}); resume with the same options")
+        differences = setting_differences(meta.get("config") or {}, config, path) or [
+            f"checkpoint {path} was made with other settings"]
+        raise TrainingError("; ".join(differences) + "; resume with the same settings")
     expected = {**{k: v.shape for k, v in network_arrays(net, "net.").items()},
                 **{k: v.shape for k, v in opt.state().items()}}
     check_arrays(arrays, expected, path)
@@ -262,7 +340,7 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     while step < config.iterations:
         if comm.sum(np.array([stop.raised], np.int32))[0]:         # any rank interrupted: all stop here
             save()
-            raise Interrupted(f"{channel}: interrupted at step {step}; checkpoint {ckpt} saved")
+            raise Interrupted(f"{channel} at step {step} (checkpoint {ckpt} saved)")
         loss_name = loss_at(schedule, step)
         opt.lr = config.lr_at(step)
         opt.zero_grad()

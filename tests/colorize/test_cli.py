@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -254,3 +255,83 @@ def test_python_m_colorize_in_a_real_process(images, model_file, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert len(list(out.glob("*_colorized.png"))) == 4
     assert "Traceback" not in proc.stderr
+
+
+def test_version_and_short_help():
+    version = next(line.split("=")[1].strip() for line in (REPO / "setup.cfg").read_text().splitlines()
+                   if line.startswith("version"))
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout == f"colorize {version}\n"
+    for command in [[], *[[name] for name in main.commands]]:
+        short, long = run(*command, "-h"), run(*command, "--help")
+        assert short.exit_code == 0 and short.stdout == long.stdout and "Usage: " in short.stdout
+
+
+def test_every_option_has_help():
+    for name, command in main.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"colorize {name} {param.opts[0]} has no help"
+
+
+def test_shell_completion_as_the_readme_says():
+    assert "eval \"$(_COLORIZE_COMPLETE=bash_source colorize)\"" in (REPO / "README.md").read_text()
+    script = CliRunner().invoke(main, [], prog_name="colorize", env={"_COLORIZE_COMPLETE": "bash_source"})
+    assert script.exit_code == 0 and "_colorize_completion()" in script.stdout
+    words = CliRunner().invoke(main, [], prog_name="colorize", env={
+        "_COLORIZE_COMPLETE": "bash_complete", "COMP_WORDS": "colorize in", "COMP_CWORD": "1"})
+    assert words.stdout.split() == ["plain,info"]
+
+
+def test_info_describes_a_model(model_file):
+    bundled = run("info")
+    assert bundled.exit_code == 0, bundled.output
+    text = bundled.stdout
+    for words in ["(bundled 'default')", "deep8: 7 convolutions 11x11, 4x4, 3x3, 3x3, 3x3, 1x1, 1x1",
+                  "12x12 mapping layer", "104,192 (U 52,096, V 52,096)", "long side 320 px", "momentum 0.9",
+                  "final losses   U (steps", "evaluation     not recorded", "licence        bundled"]:
+        assert words in text, words
+    mine = run("info", model_file, "--json")
+    assert mine.exit_code == 0, mine.output
+    described = json.loads(mine.stdout)
+    model = ColorizationModel.load(model_file)
+    assert described["architecture"]["name"] == "channels 4,4,4,2, kernels 11,4,3,1, mapping 8"
+    assert described["parameters"]["total"] == sum(a.size for a in model.arrays().values())
+    assert described["long_side"] is None and described["bundled"] is None and described["evaluation"] is None
+    assert "your photos" in described["licence"]
+    assert_one_error_line(run("info", "no_such_model"), "neither a file nor a bundled model", code=1)
+
+
+def _loss_log(path, rows=8, every=50):
+    """A loss log as 'colorize train' writes it: phases of 100 steps, Euclidean first."""
+    from colorize.train import LOG_FIELDS
+    lines = [",".join(LOG_FIELDS)]
+    for i in range(rows):
+        euclidean = (i * every // 100) % 2 == 0
+        loss = 1.0 / (i + 1)
+        lines.append(",".join(map(str, ["u", i * every, (i + 1) * every - 1, loss if euclidean else "",
+                                        "" if euclidean else 10 * loss, loss, 10 * loss, i])))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_plot_draws_the_loss_logs(tmp_path):
+    pytest.importorskip("matplotlib")
+    _loss_log(tmp_path / "m.u.csv")
+    _loss_log(tmp_path / "m.v.csv")
+    result = run("plot", tmp_path / "m.npz", "-o", tmp_path / "curves.png")     # a model stands for its logs
+    assert result.exit_code == 0, result.output
+    picture = iio.imread(tmp_path / "curves.png")
+    assert picture.shape[:2] == (700, 900) and picture[..., :3].std() > 10
+    assert not list(tmp_path.glob(".*"))                                          # no temporary file left
+    assert_one_error_line(run("plot", tmp_path / "none.npz"), "no loss log for", code=1)
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    assert_one_error_line(run("plot", tmp_path / "x.csv"), "is not a loss log", code=1)
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
+    _loss_log(tmp_path / "m.u.csv")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)            # import matplotlib now fails
+    result = run("plot", tmp_path / "m.u.csv", "-o", tmp_path / "c.png")
+    assert_one_error_line(result, "needs matplotlib", "pip install 'vcnn-colorize[plot]'", code=1)
+    assert not (tmp_path / "c.png").exists()

@@ -19,7 +19,8 @@ from colorize.patches import PhotoData, ShardData
 from colorize.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--log-every", "2", "--checkpoint-every", "2"]
+TINY = ["--arch", "small", "--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--momentum", "0",
+        "--log-every", "2", "--checkpoint-every", "2"]
 
 
 def run(*args):
@@ -64,14 +65,43 @@ def test_same_arguments_same_weights_and_resume_is_exact(photos, tmp_path):
     assert run("train", photos, "-o", resumed, "--iterations", 6, "--resume", *TINY).exit_code == 0
     assert_same_weights(straight, resumed)
     other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *TINY[:-2], "--seed", "5")
-    assert other.exit_code == 1 and "other settings" in other.stderr
+    assert other.exit_code == 1
+    assert other.stderr == "error: --seed: checkpoint c.ckpt-u.npz was made with 0, given 5 (leave an option " \
+                           "out to keep the checkpoint's value)\n"               # the only thing printed
+
+
+def test_resume_takes_every_setting_from_the_checkpoint(photos, tmp_path):
+    straight, resumed = tmp_path / "a.npz", tmp_path / "b.npz"
+    constant = [*TINY, "--lr-half-life", 0, "--seed", 3]      # a constant rate: as in checkpoints made before it could decay
+    assert run("train", photos, "-o", straight, "--iterations", 6, *constant).exit_code == 0
+    assert run("train", photos, "-o", resumed, "--iterations", 3, *constant).exit_code == 0
+    result = run("train", photos, "-o", resumed, "--iterations", 6, "--resume")       # no setting given
+    assert result.exit_code == 0, result.output
+    assert_same_weights(straight, resumed)
+    training = ColorizationModel.load(resumed).meta["training"]
+    assert training["seed"] == 3 and training["lr"] == 5 and training["momentum"] == 0
+    assert "lr_half_life" not in training and len(training["specs"]) == 9           # small, not deep8
+    differ = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", "--arch", "deep8", "--lr", 3)
+    assert differ.exit_code == 1 and len(differ.stderr.splitlines()) == 1
+    assert "--arch: checkpoint b.ckpt-u.npz was made with channels 4,4,4,2, kernels 11,4,3,1, mapping 8, " \
+           "given deep8" in differ.stderr and "--lr: checkpoint b.ckpt-u.npz was made with 5.0, given 3.0" in differ.stderr
+
+
+def test_defaults_are_the_bundled_recipe(photos, tmp_path):
+    from colorize.model import load_model, named_architecture
+    assert load_model().specs == named_architecture("deep8")
+    out = tmp_path / "m.npz"
+    assert run("train", photos, "-o", out, "--iterations", 1, "--val-patches", 2).exit_code == 0
+    training = ColorizationModel.load(out).meta["training"]
+    assert training["specs"] == named_architecture("deep8")
+    assert (training["lr"], training["momentum"], training["batch"], training["lr_half_life"]) == (3, 0.9, 16, 8000)
 
 
 def test_lr_half_life_sets_every_step_and_resume_is_exact(photos, tmp_path, monkeypatch):
     config = TrainConfig(architecture((4, 4, 4, 2)), 5, batch=2, lr=4.0, lr_half_life=2)
     assert [config.lr_at(s) for s in (0, 1, 2, 4)] == [4.0, 4.0 * 0.5 ** 0.5, 2.0, 1.0]
-    assert TrainConfig(config.specs, 5, lr=4.0).lr_at(7) == 4.0
-    assert "lr_half_life" not in TrainConfig(config.specs, 5).fingerprint()    # old checkpoints still resume
+    assert TrainConfig(config.specs, 5, lr=4.0, lr_half_life=None).lr_at(7) == 4.0
+    assert "lr_half_life" not in TrainConfig(config.specs, 5, lr_half_life=None).fingerprint()  # old checkpoints resume
     with pytest.raises(ValueError, match="half-life"):
         TrainConfig(config.specs, 5, lr_half_life=0)
     used, step = [], vcnn.SGD.step
@@ -85,10 +115,10 @@ def test_lr_half_life_sets_every_step_and_resume_is_exact(photos, tmp_path, monk
     assert run("train", photos, "-o", resumed, "--iterations", 6, "--lr-half-life", 1, "--resume",
                *TINY).exit_code == 0
     assert_same_weights(decayed, resumed)
-    other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *TINY)
-    assert other.exit_code == 1 and "other settings" in other.stderr
-    zero = run("train", photos, "-o", tmp_path / "z.npz", "--lr-half-life", 0)
-    assert zero.exit_code == 2 and "--lr-half-life" in zero.stderr.splitlines()[-1]
+    other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *TINY, "--lr-half-life", 0)
+    assert other.exit_code == 1 and "--lr-half-life: checkpoint b.ckpt-u.npz was made with 1, given none" in other.stderr
+    negative = run("train", photos, "-o", tmp_path / "z.npz", "--lr-half-life", -1)
+    assert negative.exit_code == 2 and "--lr-half-life" in negative.stderr.splitlines()[-1]
 
 
 def test_two_jobs_train_the_same_networks(photos, tmp_path):
@@ -103,7 +133,7 @@ def test_two_jobs_train_the_same_networks(photos, tmp_path):
 
 def test_divergence_stops_with_a_clear_message(photos, tmp_path):
     out = tmp_path / "m.npz"
-    result = run("train", photos, "-o", out, "--iterations", 6, *TINY[:4], "--lr", "1e30",
+    result = run("train", photos, "-o", out, "--iterations", 6, *TINY[:6], "--lr", "1e30",
                  "--checkpoint-every", "1")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("error: u: the weights became NaN or infinite")
@@ -160,13 +190,41 @@ def test_long_side_shrinks_the_photos_and_the_model_keeps_that_scale(photos, tmp
 
 
 @pytest.mark.parametrize("args,words", [
-    (["--arch", "huge"], "--arch must be small, paper or a JSON file"),
-    (["--channels", "4,4"], "--channels needs 4 widths"),
+    (["--arch", "huge"], "--arch must be small, paper, deep8 or a JSON file"),
+    (["--channels", "4,4"], "--channels needs 7 widths for the kernels (11, 4, 3, 3, 3, 1, 1) of --arch deep8"),
+    (["--arch", "small", "--channels", "4,4"], "--channels needs 4 widths"),
     (["--schedule", "l1:5"], "schedule must look like"),
 ])
 def test_bad_training_options(photos, tmp_path, args, words):
     result = run("train", photos, "-o", tmp_path / "m.npz", *args)
     assert result.exit_code == 1 and result.stderr.splitlines()[-1].startswith("error: ") and words in result.stderr
+
+
+@pytest.mark.parametrize("content,words", [
+    ('{"channels": [4, 4, 4]}', '"channels" has 3 widths but the kernels (11, 4, 3, 1) need 4'),
+    ('{"channels": [4, 4, 4, 2], "kernels": [11, 4, "3", 1]}', '"kernels" must be a list of positive integers'),
+    ('{"channels": [4, 4, 4, 2], "mapping": 0}', '"mapping" must be a positive integer'),
+    ('{"channels": [4, 4, 4, 2], "mapping": 30}', '"mapping" 30 with kernels (11, 4, 3, 1) maps'),
+    ('{"channels": [4, 4, 4, 2], "kernel": [5, 1]}', 'unknown field "kernel"'),
+    ('{"widths": [4, 4, 4, 2]}', 'must hold an object with "channels"'),
+    ("channels: 4", "is not valid JSON"),
+])
+def test_a_bad_architecture_file_names_the_file_and_the_field(photos, tmp_path, content, words):
+    arch = tmp_path / "mine.json"
+    arch.write_text(content)
+    result = run("train", photos, "-o", tmp_path / "m.npz", "--arch", arch)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"error: architecture file {arch}") and words in result.stderr
+    assert "--channels" not in result.stderr
+
+
+def test_an_architecture_file_gets_the_mapping_that_makes_the_centre(photos, tmp_path):
+    arch = tmp_path / "deep.json"
+    arch.write_text('{"channels": [4, 4, 4, 4, 4, 4, 2], "kernels": [11, 4, 3, 3, 3, 1, 1]}')
+    result = run("train", photos, "-o", tmp_path / "m.npz", "--arch", arch, "--iterations", 1, "--val-patches", 2)
+    assert result.exit_code == 0, result.output
+    assert ColorizationModel.load(tmp_path / "m.npz").specs[-1] == {"type": "full_conv", "c_in": 2, "c_out": 1,
+                                                                    "k": 12}
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_exactly(photos, tmp_path):
@@ -182,8 +240,10 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_exactly(photos, tmp_path)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert "interrupted at step" in stderr and "--resume" in stderr and "Traceback" not in stderr
-    step = int(stderr.split("interrupted at step ")[1].split(";")[0])
+    last = stderr.strip().splitlines()[-1]           # a stop the user asked for, not an error
+    assert last.startswith("stopped on Ctrl-C: u at step ") and last.endswith("; continue with --resume"), stderr
+    assert "error" not in stderr and "Traceback" not in stderr
+    step = int(last.split(" at step ")[1].split(" ")[0])
     done = subprocess.run(args + ["--iterations", str(step + 2), "--resume"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -223,3 +283,28 @@ def test_workers_stop_when_the_parent_dies(photos, tmp_path):
     alive = [pid for pid in workers if Path(f"/proc/{pid}/status").exists()
              and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
     assert not alive, f"workers {alive} still running after their parent died"
+
+
+def test_progress_off_a_terminal_is_whole_lines_with_running_means(photos, tmp_path):
+    result = run("train", photos, "-o", tmp_path / "m.npz", "--iterations", 4, *TINY)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()          # CliRunner's stderr is no terminal: no bar, no lone label
+    assert [line.split(":")[0] for line in lines] == ["u step 2/4", "u step 4/4", "v step 2/4", "v step 4/4"]
+    assert all(line.split(": ")[1].startswith(line[0] + " euclidean ") for line in lines)
+
+
+def test_progress_shows_running_means_and_no_eta_before_steps_are_timed(monkeypatch):
+    import colorize.cli as cli
+    from colorize.model import named_architecture
+    clock = iter(range(1000))
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: float(next(clock)))
+    progress = cli._TrainingProgress(TrainConfig(named_architecture("small"), 10, log_every=1000))
+    progress.__enter__()
+    shown = []
+    for step, loss in enumerate([1.0, 3.0, 2.0, 2.0, 2.0], start=1):
+        progress.report("u", step, loss)
+        shown.append(progress.status())
+    assert "ETA" not in shown[0] and "ETA" not in shown[cli._TrainingProgress.WARMUP - 1]
+    assert shown[-1].endswith("ETA 0:00:15")           # 1 s per step since warm-up, 15 of 20 steps left
+    mean = 0.9 * 1.0 * 0.1 + 0.1 * 3.0                  # running mean of 1 and 3, debiased
+    assert shown[1].startswith(f"u euclidean {mean / (1 - 0.9 ** 2):.5f}")
