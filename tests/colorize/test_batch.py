@@ -86,7 +86,7 @@ def test_train_never_writes_over_its_data_or_an_existing_model(data, tmp_path):
 def test_train_overwrite_replaces_the_model(data, tmp_path):
     model = tmp_path / "existing.npz"
     model.write_bytes(b"old")
-    result = run("train", data, "-o", model, "--iterations", 1, "--channels", "2,2,2,2", "--val-patches", 1,
+    result = run("train", data, "-o", model, "--iterations", 1, "--arch", "small", "--channels", "2,2,2,2", "--val-patches", 1,
                  "--overwrite")
     assert result.exit_code == 0, result.output
     assert ColorizationModel.load(model).specs[0]["c_out"] == 2
