@@ -46,11 +46,6 @@ class BatchResult:
     done: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)
 
-    @property
-    def ok(self) -> bool:
-        """True when no input failed."""
-        return not self.failed
-
 
 def find_images(inputs: str | os.PathLike | Iterable[str | os.PathLike],
                 skip_suffix: str | None = None) -> tuple[list[Path], dict[Path, str]]:

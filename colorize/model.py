@@ -219,11 +219,6 @@ class ColorizationModel:
         self.nets = {name: init_network(specs, rng, name) for name in CHROMA_RANGES}
         self.meta = dict(meta or {})
 
-    @property
-    def margin(self) -> int:
-        """Pixels between the window's edge and its predicted centre (4 for 64 → 56)."""
-        return (self.patch - self.out) // 2
-
     def predict(self, y: np.ndarray) -> np.ndarray:
         """Chroma of the window centres.
 

@@ -343,7 +343,6 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
             raise Interrupted(f"{channel} at step {step} (checkpoint {ckpt} saved)")
         loss_name = loss_at(schedule, step)
         opt.lr = config.lr_at(step)
-        opt.zero_grad()
         windows = data.batch(config.seed, step, config.batch)[rows]
         loss, dz = _channel_loss(net, windows, channel, loss_name, out)
         loss = float(comm.sum(np.array([loss * weight]))[0])       # the mean over the whole batch

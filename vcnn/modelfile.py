@@ -31,14 +31,12 @@ def save_arrays(path, arrays: dict, meta: dict) -> None:
         np.savez(f, allow_pickle=False, **{META_KEY: blob}, **arrays)
 
 
-def load_arrays(path, expected: dict | None = None):
-    """Read a file written by :func:`save_arrays`.
+def load_arrays(path):
+    """Read a file written by :func:`save_arrays`; :func:`check_arrays` then checks its names and shapes.
 
     Parameters
     ----------
     path : str or Path
-    expected : dict name -> shape, optional
-        When given, the file must hold exactly these float32 arrays.
 
     Returns
     -------
@@ -73,8 +71,6 @@ def load_arrays(path, expected: dict | None = None):
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
         version = meta.get("format_version") if isinstance(meta, dict) else None
         raise ValueError(f"model file {path} has format version {version!r}, expected {FORMAT_VERSION}")
-    if expected is not None:
-        check_arrays(arrays, expected, path)
     for name, a in arrays.items():
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             raise ValueError(f"model file {path}: array {name} holds NaN or infinite values")

@@ -51,7 +51,3 @@ class Network:
         return [(f"{i}.{name}", value, grad)
                 for i, layer in enumerate(self.layers)
                 for name, value, grad in layer.parameters()]
-
-    def zero_grad(self):
-        for _, _, grad in self.parameters():
-            grad[...] = 0

@@ -18,7 +18,8 @@ class SGD:
     ``g = dW + weight_decay·W``; with momentum, ``v ← momentum·v - lr·g`` and
     ``W ← W + v``; without, ``W ← W - lr·g``. The velocities are part of the
     optimiser's state (``state()`` / ``load_state()``) so that a resumed run
-    continues exactly.
+    continues exactly. There is no ``zero_grad``: every layer's backward
+    overwrites its gradients, so a step uses the last backward's alone.
     """
 
     def __init__(self, parameters, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
@@ -31,10 +32,6 @@ class SGD:
         self.parameters = list(parameters)
         self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
         self.velocity = {name: np.zeros_like(value) for name, value, _ in self.parameters} if momentum else {}
-
-    def zero_grad(self):
-        for _, _, grad in self.parameters:
-            grad[...] = 0
 
     def step(self):
         for name, value, grad in self.parameters:

@@ -34,7 +34,6 @@ def test_training_is_deterministic():
         opt = SGD(net.parameters(), lr=1.0)
         x, u = synthetic_batch(np.random.default_rng(4), n=2)
         for _ in range(3):
-            opt.zero_grad()
             net.backward(squared_error(net.forward(x), u)[1])
             opt.step()
         return [value.copy() for _, value, _ in net.parameters()]
@@ -42,24 +41,19 @@ def test_training_is_deterministic():
         np.testing.assert_array_equal(a, b)
 
 
-def test_sgd_update_rules():
-    w, g = np.array([1.0, 2.0]), np.array([0.5, -1.0])
-    SGD([("w", w, g)], lr=0.1).step()
-    np.testing.assert_allclose(w, [0.95, 2.1])
-    w = np.array([1.0, 2.0])
-    opt = SGD([("w", w, g)], lr=0.1, momentum=0.5, weight_decay=0.1)
-    opt.step(); opt.step()          # v1 = -0.1 (g + 0.1 w0); v2 = 0.5 v1 - 0.1 (g + 0.1 w1)
-    w0 = np.array([1.0, 2.0]); v1 = -0.1 * (g + 0.1 * w0); w1 = w0 + v1
-    np.testing.assert_allclose(w, w1 + 0.5 * v1 - 0.1 * (g + 0.1 * w1))
-    opt.zero_grad()
-    assert not g.any()
+def test_backward_overwrites_the_gradients():
+    """Gradients are not accumulated: a second backward of the same batch gives the same gradients,
+    and a backward after another batch gives that batch's alone."""
+    net = tiny_colorizer(5)
+    x, u = synthetic_batch(np.random.default_rng(6), n=2)
+    x2, u2 = synthetic_batch(np.random.default_rng(7), n=2)
 
-
-def test_sgd_rejects_bad_settings():
-    with pytest.raises(ValueError, match="learning rate must be > 0"):
-        SGD([], lr=0)
-    with pytest.raises(ValueError, match="momentum must be in"):
-        SGD([], lr=1, momentum=1.5)
+    def gradients(x, u):
+        net.backward(squared_error(net.forward(x), u)[1])
+        return [grad.copy() for _, _, grad in net.parameters()]
+    first, again, other, first_after_other = gradients(x, u), gradients(x, u), gradients(x2, u2), gradients(x, u)
+    assert all(np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(first, again, first_after_other))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
 
 def test_bad_architecture():
