@@ -35,7 +35,6 @@ import numpy as np
 import kernels
 from benchmarks.results import machine_lines, median_times, write_section
 from vcnn import Conv2D, naive, phi, phi_adjoint
-from vcnn.layers import _weight_gradient
 
 SECTION = "bench_conv"
 
@@ -166,11 +165,14 @@ ENGINES = ("vcnn", "numba naive", "pure Python", "torch")
 
 
 def breakdown(case, runs=5) -> dict:
-    """Median seconds of each pass inside :class:`vcnn.Conv2D` on ``case``, and of the whole layer.
+    """Median seconds of each pass of a conv layer on ``case``, and of the whole :class:`vcnn.Conv2D`.
 
-    The passes are timed by calling the very functions the layer calls, on
-    the same shapes and buffers, one after the other (no timers in the library),
-    taking turns with the whole layer so that all see the same machine load.
+    Each pass is one public function on the layer's shapes: φ and φᵀ
+    (:mod:`vcnn.phi`), the three GEMMs (``numpy.matmul``, dW in the
+    orientation the layer computes it, φ(X)·dYᵀ), the two reshuffles
+    (:mod:`kernels`). The passes take turns with the whole layer, so that all
+    see the same machine load; the report's "sum of the passes" row says how
+    much of the layer's time they account for.
     """
     layer = Conv2D(case.c_in, case.c_out, case.k, rng=0)
     x, dy = _data(case)
@@ -179,14 +181,14 @@ def breakdown(case, runs=5) -> dict:
     cols = phi(x, case.k)
     rows = W @ cols
     y = np.empty((n, c_out, p), np.float32)
-    dW, db = np.empty_like(W), np.empty(c_out, np.float32)
+    dW_t, db = np.empty_like(W.T), np.empty(c_out, np.float32)
     dy3 = dy.reshape(n, c_out, p)
     passes = {
         "φ (im2col)": lambda: phi(x, case.k, out=cols),
         "GEMM  Y = W·φ(X)": lambda: np.matmul(W, cols, out=rows),
         "bias + reshuffle Y → NCHW": lambda: kernels.bias_to_nchw(rows, layer.b, y),
         "reshuffle dY → rows, db": lambda: kernels.nchw_to_rows(dy3, rows, db),
-        "GEMM  dW = dY·φ(X)ᵀ": lambda: _weight_gradient(rows, cols, dW),
+        "GEMM  dW = dY·φ(X)ᵀ": lambda: np.matmul(cols, rows.T, out=dW_t),
         "GEMM  Wᵀ·dY": lambda: np.matmul(W.T, rows, out=cols),
         "φᵀ (col2im)": lambda: phi_adjoint(cols, x.shape, case.k),
     }
