@@ -19,6 +19,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -41,6 +42,9 @@ from vcnn import phi
 SECTION = "bench_mpi"
 ALLREDUCE = ("packed", "flat", "per_array")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+# Terminal escape sequences: CSI (colours, cursor), OSC (titles, ended by BEL or ESC backslash), two-byte ones.
+ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+RESULT = re.compile(r"RESULT (\{.*\})")
 
 
 class NoiseData:
@@ -100,10 +104,24 @@ def run(ranks, threads, widths, batch, warmup, steps, repeats, timeout=900) -> d
     if ranks > 1:
         command = ["mpiexec", "-n", str(ranks)] + command
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode or not lines:
+    result = find_result(done.stdout)
+    if done.returncode or result is None:
         raise RuntimeError(f"{' '.join(command[:4])} ... failed ({done.returncode}): {done.stderr[-2000:]}")
-    return {**json.loads(lines[0][len("RESULT "):]), "threads": threads}
+    return {**result, "threads": threads}
+
+
+def find_result(stdout: str) -> dict | None:
+    """The worker's ``RESULT {json}``, found in its output as the launcher forwarded it, or None.
+
+    MPICH passes the line through as printed; Open MPI's ``mpiexec`` may wrap
+    forwarded output in terminal escape codes or prefix it with the rank
+    (``--tag-output``), so the line no longer starts with ``RESULT``.
+    """
+    for line in stdout.splitlines():
+        found = RESULT.search(ESCAPES.sub("", line))
+        if found:
+            return json.loads(found.group(1))
+    return None
 
 
 def layouts(cores) -> list:

@@ -31,3 +31,13 @@ def test_every_layout_runs_and_the_report_reads(tmp_path):
     lines = bench_mpi.table(rows, cores=2)
     assert len(lines) == 2 + len(rows) and lines[-1].startswith("| tiny (2, 2, 2, 2) |")
     assert "patches per rank" in bench_mpi.cluster_paragraph(rows)
+
+
+def test_the_result_line_is_found_under_open_mpi_escape_codes():
+    """Open MPI's mpiexec may colour forwarded output, set the terminal title or tag the rank."""
+    wrapped = ("[host:01234] some launcher notice\n"
+               "\x1b[1m\x1b[32m[1,0]<stdout>:RESULT {\"ranks\": 2, \"step_s\": 0.5}\x1b[0m\x1b]0;mpiexec\x07\n"
+               "\x1b[0m\n")
+    assert bench_mpi.find_result(wrapped) == {"ranks": 2, "step_s": 0.5}
+    assert bench_mpi.find_result('RESULT {"ranks": 1}\n') == {"ranks": 1}          # MPICH: as printed
+    assert bench_mpi.find_result("\x1b[31merror: no result\x1b[0m\n") is None
