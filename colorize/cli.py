@@ -36,14 +36,15 @@ from colorize.batch import FILE_ERRORS
 from colorize.curves import SMOOTHING, RunningMean, plot_logs
 from colorize.evaluate import evaluate as evaluate_photos
 from colorize.evaluate import format_table
-from colorize.infer import BATCH, EPS, RADIUS
+from colorize.infer import BATCH, EPS, MAX_BATCH, MAX_RADIUS, RADIUS
 from colorize.info import format_info, model_info
 from colorize.losses import loss_at, parse_schedule
 from colorize.model import ARCHITECTURES, DEFAULT_ARCH, load_model, parse_architecture
 from colorize.parallel import Communicator, ParallelError, world
-from colorize.patches import write_shards
+from colorize.patches import MAX_SHARD_SIZE, MAX_SHARDS, write_shards
 from colorize.styles import STYLES, tone_files
-from colorize.train import Interrupted, TrainConfig, TrainingError, log_path, make_config
+from colorize.train import MAX_BATCH as MAX_TRAIN_BATCH
+from colorize.train import MAX_VAL_PATCHES, Interrupted, TrainConfig, TrainingError, log_path, make_config
 from colorize.train import train as train_model
 
 #: click >= 8.2 shows a group's help through this UsageError; it must stay as it is.
@@ -118,6 +119,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
 
 
+class _Finite(click.FloatRange):
+    """A FloatRange that also refuses nan and infinity (which FloatRange lets through)."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return value
+
+
 def _comm() -> Communicator:
     """`world()`, or one lone process when MPI cannot start (`invoke` says why)."""
     try:
@@ -187,11 +198,11 @@ def _model_options(command):
         click.option("--model", "model_name", metavar="PATH|NAME",
                      help="Model file, or the name of a bundled model (default: the bundled 'default')."),
         click.option("--no-refine", is_flag=True, help="Skip the guided-filter refinement of U and V."),
-        click.option("--radius", type=click.IntRange(min=0), default=RADIUS, show_default=True,
+        click.option("--radius", type=click.IntRange(0, MAX_RADIUS), default=RADIUS, show_default=True,
                      help="Guided-filter radius r (windows of (2r+1)² pixels)."),
-        click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=EPS, show_default=True,
+        click.option("--eps", type=_Finite(min=0, min_open=True), default=EPS, show_default=True,
                      help="Guided-filter regularisation, on [0, 1] intensities."),
-        click.option("--batch", type=click.IntRange(min=1), default=BATCH, show_default=True,
+        click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=BATCH, show_default=True,
                      help="64x64 windows per network call (memory, not results)."),
         click.option("--long-side", type=click.IntRange(min=0), metavar="PIXELS",
                      help="Predict chroma on the image shrunk to this long side, then enlarge it "
@@ -303,13 +314,13 @@ def evaluate(photos, json_path, compare_dir, mean_chroma, overwrite, model_name,
 @click.argument("photos", metavar="PHOTOS...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the shard files (created; must not hold shards already).")
-@click.option("--shard-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+@click.option("--shard-size", type=click.IntRange(1, MAX_SHARD_SIZE), default=10_000, show_default=True,
               help="Training pairs per shard file.")
-@click.option("--train-shards", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--train-shards", type=click.IntRange(1, MAX_SHARDS), default=20, show_default=True,
               help="Number of training shards (the paper: 20).")
-@click.option("--val-shards", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("--val-shards", type=click.IntRange(0, MAX_SHARDS), default=1, show_default=True,
               help="Number of validation shards (the paper: 1).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random windows.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the random windows.")
 @click.option("--long-side", type=click.IntRange(min=1), metavar="PIXELS",
               help="First shrink larger photos to this long side (the scale a model trained on them works at).")
 @click.option("--val-photos", type=click.Path(exists=True, path_type=Path), multiple=True,
@@ -374,25 +385,25 @@ def _setting(text: str, default) -> str:
 @click.option("--channels", metavar="C1,C2,...", help="Override the widths of --arch, one per convolution.")
 @click.option("--iterations", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Total SGD steps per network (with --resume: the total to reach).")
-@click.option("--batch", type=click.IntRange(min=1), help=_setting("Pairs per SGD step.", TrainConfig.batch))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+@click.option("--batch", type=click.IntRange(1, MAX_TRAIN_BATCH), help=_setting("Pairs per SGD step.", TrainConfig.batch))
+@click.option("--lr", type=_Finite(min=0, min_open=True),
               help=_setting("Learning rate (the losses are means over pixels).", TrainConfig.lr))
 @click.option("--momentum", type=click.FloatRange(0, 1, max_open=True),
               help=_setting("SGD momentum (0: plain SGD).", TrainConfig.momentum))
-@click.option("--weight-decay", type=click.FloatRange(min=0),
+@click.option("--weight-decay", type=_Finite(min=0),
               help=_setting("L2 weight decay added to every gradient.", TrainConfig.weight_decay))
 @click.option("--lr-half-life", type=click.IntRange(min=0), metavar="STEPS",
               help=_setting("Halve the learning rate every STEPS steps (smoothly); 0: a constant rate.",
                             TrainConfig.lr_half_life))
 @click.option("--schedule",
               help=_setting("Losses and their steps, cycled (the paper's alternation).", TrainConfig.schedule))
-@click.option("--seed", type=int,
+@click.option("--seed", type=click.IntRange(min=0),
               help=_setting("Seed of the initial weights and of the batches' order.", TrainConfig.seed))
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=TrainConfig.checkpoint_every,
               show_default=True, help="Steps between checkpoints (Ctrl-C also saves one).")
 @click.option("--log-every", type=click.IntRange(min=1), default=TrainConfig.log_every, show_default=True,
               help="Steps per row of the loss log (with a validation loss).")
-@click.option("--val-patches", type=click.IntRange(min=1),
+@click.option("--val-patches", type=click.IntRange(1, MAX_VAL_PATCHES),
               help=_setting("Validation windows behind each logged validation loss.", TrainConfig.val_patches))
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoints of MODEL up to --iterations steps, with their settings.")

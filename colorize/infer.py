@@ -29,6 +29,11 @@ from colorize.yuv import rgb_to_gray, yuv_to_rgb
 RADIUS, EPS = 40, 1e-4
 #: Windows per network call: memory grows with it, the result does not change.
 BATCH = 16
+#: Limits of the options (against careless or hostile values): windows per
+#: call (with the paper's widths a window takes about 6 MB in the network),
+#: and the guided filter's radius (any radius beyond the image's side filters
+#: as the image's side does).
+MAX_BATCH, MAX_RADIUS = 256, 100_000
 #: Bins of `equalize`: one per 16-bit level, so 8-bit levels land in distinct bins too.
 EQUALIZE_BINS = 2 ** 16
 
@@ -134,8 +139,11 @@ def check_options(refine: bool = True, radius: int = RADIUS, eps: float = EPS,
     Callers that colorize many images call it once, up front, so that a bad
     option is one error rather than one per image.
     """
-    _check_positive_int(batch, "batch")
+    if _check_positive_int(batch, "batch") > MAX_BATCH:
+        raise ValueError(f"batch must be at most {MAX_BATCH} windows per network call, got {batch}")
     if refine:      # the guided filter validates its own arguments
+        if isinstance(radius, Integral) and radius > MAX_RADIUS:
+            raise ValueError(f"radius must be at most {MAX_RADIUS}, got {radius}")
         guided_filter(np.zeros((1, 1)), np.zeros((1, 1)), radius, eps)
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
 import vcnn
-from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arrays, network_from_spec, save_arrays
+from vcnn.modelfile import (check_arrays, check_spec, fill_network, load_arrays, network_arrays, network_from_spec,
+                            save_arrays)
 from colorize.losses import predict
 from colorize.yuv import U_RANGE, V_RANGE
 
@@ -37,6 +39,8 @@ ARCHITECTURES = {
 }
 DEFAULT_ARCH = "deep8"
 WIDTHS = {name: arch["channels"] for name, arch in ARCHITECTURES.items() if arch["kernels"] == KERNELS}
+#: Largest input window side, and largest --arch JSON file (bytes): limits against crafted input.
+MAX_PATCH, MAX_ARCH_FILE_BYTES = 1024, 2 ** 16
 CHROMA_RANGES = {"u": U_RANGE, "v": V_RANGE}
 Y_OFFSET = 0.5          # the network sees Y - 0.5, centred on 0
 
@@ -47,14 +51,21 @@ def architecture(channels=WIDTHS["small"], kernels=KERNELS, mapping=MAPPING) -> 
     >>> [layer.get("k") for layer in architecture((8, 8, 8, 4))]
     [11, None, 4, None, 3, None, 1, None, 8]
     """
+    for name, values in (("widths", channels), ("kernels", kernels), ("mapping", [mapping])):
+        if not isinstance(values, (list, tuple)) or not values or not all(
+                isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in values):
+            raise ValueError(f"{name} must be {'a list of ' if name != 'mapping' else ''}whole numbers >= 1, "
+                             f"got {str(values if name != 'mapping' else mapping)[:80]}")
     channels, kernels = [int(c) for c in channels], [int(k) for k in kernels]
-    if len(channels) != len(kernels) or not channels or min(channels + kernels) < 1:
+    if len(channels) != len(kernels):
         raise ValueError(f"need one positive width per kernel {tuple(kernels)}, got widths {tuple(channels)}")
     specs, c_in = [], 1
     for c_out, k in zip(channels, kernels):
         specs += [{"type": "conv", "c_in": c_in, "c_out": c_out, "k": k}, {"type": "relu"}]
         c_in = c_out
-    return specs + [{"type": "full_conv", "c_in": c_in, "c_out": 1, "k": int(mapping)}]
+    specs.append({"type": "full_conv", "c_in": c_in, "c_out": 1, "k": int(mapping)})
+    check_spec(specs)
+    return specs
 
 
 def mapping_size(kernels, patch: int = PATCH) -> int:
@@ -102,11 +113,17 @@ def parse_architecture(arch: str = DEFAULT_ARCH, channels: str | None = None) ->
     else:
         source = f"architecture file {arch}"
         try:
-            spec = json.loads(Path(arch).read_text())
+            if not Path(arch).is_file():
+                raise OSError("no such file" if not Path(arch).exists() else "not a regular file")
+            with open(arch, "rb") as f:
+                text = f.read(MAX_ARCH_FILE_BYTES + 1)
+            if len(text) > MAX_ARCH_FILE_BYTES:
+                raise OSError(f"larger than {MAX_ARCH_FILE_BYTES} bytes")
+            spec = json.loads(text)
         except OSError as e:
             raise ValueError(f"--arch must be {', '.join(ARCHITECTURES)} or a JSON file, got {arch!r} "
                              f"({e.strerror or e})") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
             raise ValueError(f"{source} is not valid JSON ({e})") from None
         if not isinstance(spec, dict) or "channels" not in spec:
             raise ValueError(f"{source} must hold an object with \"channels\" "
@@ -137,12 +154,16 @@ def parse_architecture(arch: str = DEFAULT_ARCH, channels: str | None = None) ->
     mapping = spec.get("mapping", default_mapping)
     if isinstance(mapping, bool) or not isinstance(mapping, int) or mapping < 1:
         raise ValueError(f"{source}: \"mapping\" must be a positive integer, got {mapping!r}")
-    out = output_size(architecture(spec["channels"], kernels, mapping), PATCH)
+    try:
+        specs = architecture(spec["channels"], kernels, mapping)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
+    out = output_size(specs, PATCH)
     if not 1 <= out <= PATCH:
         raise ValueError(f"{source}: \"mapping\" {mapping} with kernels {tuple(kernels)} maps a {PATCH}x{PATCH} "
                          f"window to {out}x{out}, not a centre of it ({default_mapping} gives "
                          f"{round(PATCH * OUTPUT_FRACTION)}x{round(PATCH * OUTPUT_FRACTION)})")
-    return architecture(spec["channels"], kernels, mapping)
+    return specs
 
 
 def describe_architecture(specs: list[dict]) -> str:
@@ -158,6 +179,13 @@ def describe_architecture(specs: list[dict]) -> str:
     mapping = [layer.get("k") for layer in specs if layer.get("type") == "full_conv"]
     return (f"channels {','.join(str(c['c_out']) for c in convs)}, kernels {','.join(str(c['k']) for c in convs)}, "
             f"mapping {','.join(map(str, mapping))}")
+    kernels = spec.get("kernels", KERNELS)
+    if channels is not None and isinstance(kernels, (list, tuple)) and len(spec["channels"]) != len(kernels):
+        raise ValueError(f"--channels needs {len(kernels)} widths for kernels {tuple(kernels)}, got {spec['channels']}")
+    try:
+        return architecture(spec["channels"], kernels, spec.get("mapping", MAPPING))
+    except ValueError as e:
+        raise ValueError(f"--arch {arch}{f' --channels {channels}' if channels else ''}: {e}") from None
 
 
 def output_size(specs: list[dict], patch: int) -> int:
@@ -210,6 +238,9 @@ class ColorizationModel:
 
     def __init__(self, specs: list[dict], patch: int = PATCH, rng=None, meta: dict | None = None,
                  long_side: int | None = None):
+        check_spec(specs)
+        if not isinstance(patch, Integral) or isinstance(patch, bool) or not 1 <= patch <= MAX_PATCH:
+            raise ValueError(f"patch must be a whole number of pixels in 1..{MAX_PATCH}, got {patch!r}")
         self.specs, self.patch = specs, int(patch)
         self.long_side = check_long_side(long_side)
         self.out = output_size(specs, self.patch)
@@ -255,7 +286,7 @@ class ColorizationModel:
             raise ValueError(f"model file {path} has an invalid working scale: {e}") from None
         try:
             model = cls(meta.pop("architecture"), meta.pop("patch", PATCH), meta=meta, long_side=long_side)
-        except (TypeError, KeyError) as e:
+        except (TypeError, KeyError, ValueError) as e:
             raise ValueError(f"model file {path} has an invalid architecture: {e}") from None
         check_arrays(arrays, {name: value.shape for name, value in model.arrays().items()}, path)
         for name, net in model.nets.items():

@@ -22,8 +22,13 @@ from colorize.batch import check_output, prepare_folder
 from colorize.images import fit_long_side, is_gray, list_images, read_image
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
+from vcnn.modelfile import check_npz
 
 VAL_SEED_OFFSET = 1_000_003     # the validation stream never meets a training step's stream
+#: Limits of `write_shards`: pairs per shard (a shard is built in memory, 12 KB a pair) and shards.
+MAX_SHARD_SIZE, MAX_SHARDS = 100_000, 10_000
+#: Largest total uncompressed size of a shard file that `ShardData` opens (checked before reading it).
+MAX_SHARD_BYTES = 2 ** 32
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -118,11 +123,11 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
     -------
     list of Path
     """
-    for name, value in [("shard size", shard_size), ("training shards", train_shards)]:
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    if val_shards < 0:
-        raise ValueError(f"validation shards must be >= 0, got {val_shards}")
+    for name, value, low, high in [("shard size", shard_size, 1, MAX_SHARD_SIZE),
+                                   ("training shards", train_shards, 1, MAX_SHARDS),
+                                   ("validation shards", val_shards, 0, MAX_SHARDS)]:
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be in {low}..{high}, got {value}")
     out_dir = prepare_folder(out_dir)              # every output checked before the photos are read
     names = [f"train-{i:03d}.npz" for i in range(train_shards)] + [f"val-{i:03d}.npz" for i in range(val_shards)]
     inputs = list_images(photos) + (list_images(val_photos) if val_photos is not None else [])
@@ -176,6 +181,7 @@ class ShardData:
         """The windows of shard files, and the set of photo scales (long sides) they were cut at."""
         arrays, scales = [], set()
         for f in files:
+            check_npz(f, MAX_SHARD_BYTES, what="shard")
             try:
                 with np.load(f, allow_pickle=False) as data:
                     rgb = data["rgb"]

@@ -28,6 +28,7 @@ import dataclasses
 import io
 import json
 import multiprocessing
+import numbers
 import os
 import queue as queue_module
 import signal
@@ -46,6 +47,10 @@ from colorize.parallel import Communicator, share_of, sum_gradients, world
 from colorize.patches import open_data, targets
 from vcnn.atomic import atomic_path
 from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arrays, save_arrays
+
+
+#: Limits of the options: pairs per step, validation windows (kept in memory, 12 KB each).
+MAX_BATCH, MAX_VAL_PATCHES = 4096, 100_000
 
 
 class TrainingError(RuntimeError):
@@ -83,6 +88,17 @@ class TrainConfig:
         for name in ("iterations", "batch", "checkpoint_every", "log_every", "val_patches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name, limit in (("batch", MAX_BATCH), ("val_patches", MAX_VAL_PATCHES)):
+            if getattr(self, name) > limit:
+                raise ValueError(f"{name} must be at most {limit}, got {getattr(self, name)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        for name in ("lr", "momentum", "weight_decay"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)}")
+        if self.lr * self.weight_decay >= 1:
+            raise ValueError(f"lr x weight_decay must be below 1 (each step shrinks every weight by that "
+                             f"fraction), got {self.lr} x {self.weight_decay}")
         if self.lr_half_life is not None and self.lr_half_life < 1:
             raise ValueError(f"the learning rate's half-life must be at least 1 step, got {self.lr_half_life}")
         parse_schedule(self.schedule)
@@ -229,8 +245,21 @@ def _save_checkpoint(path, net, opt, channel, step, config, log, elapsed):
     save_arrays(path, arrays, meta)
 
 
+def _check_checkpoint_meta(meta: dict, path) -> None:
+    """Raise ValueError naming the field unless the checkpoint's metadata has the types training relies on."""
+    fields = {"step": numbers.Integral, "log": list, "elapsed": numbers.Real, "config": dict}
+    for name, kind in fields.items():
+        value = meta.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"checkpoint {path}: field {name!r} must be {kind.__name__.lower()}, "
+                             f"got {str(value)[:60]!r}")
+    if meta["step"] < 0 or not np.isfinite(meta["elapsed"]) or not all(isinstance(row, dict) for row in meta["log"]):
+        raise ValueError(f"checkpoint {path}: a negative step, a non-finite time or a log row that is not a dict")
+
+
 def _load_checkpoint(path, net, opt, config):
     arrays, meta = load_arrays(path)
+    _check_checkpoint_meta(meta, path)
     if meta.get("config") != config.fingerprint():
         differences = setting_differences(meta.get("config") or {}, config, path) or [
             f"checkpoint {path} was made with other settings"]

@@ -6,9 +6,18 @@ refuses anything it cannot vouch for: a file that is not an npz, pickled
 objects, a format version it does not know, missing or extra arrays, wrong
 shapes or dtypes, NaN or infinity, each with one ``ValueError`` that says
 what was wrong.
+
+A crafted file must not exhaust memory before it is refused, so the sizes
+are checked first, from what the file declares and before anything is
+inflated or allocated (`check_npz`): the zip directory gives each member's
+uncompressed size, each ``.npy`` header its dtype and shape; and an
+architecture's widths, kernels and parameter count are checked before its
+network is built (`check_spec`).
 """
 import json
+import math
 import zipfile
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +27,106 @@ from vcnn.network import Network
 
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
+
+#: Limits of `check_npz`: uncompressed bytes of all arrays (the paper's model
+#: takes 55 MB, its checkpoint with SGD velocities twice that), arrays per
+#: file, bytes of the JSON metadata.
+MAX_FILE_BYTES = 2 ** 31
+MAX_ARRAYS = 10_000
+MAX_META_BYTES = 2 ** 24
+#: Limits of `check_spec`: layers, channels per layer, kernel side, weights
+#: per network (the paper's network: 5 layers, 512 channels, 6.8 M weights).
+MAX_LAYERS, MAX_WIDTH, MAX_KERNEL, MAX_PARAMETERS = 256, 16_384, 256, 2 ** 28
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def check_npz(path, max_bytes: int | None = None, what: str = "model file") -> None:
+    """Refuse an ``.npz`` whose declared sizes are too large or inconsistent, reading no array.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_bytes : int, optional
+        Largest total uncompressed size of its members (default MAX_FILE_BYTES).
+    what : str
+        How messages name the file.
+
+    Raises
+    ------
+    ValueError
+        If it is not a zip of ``.npy`` members, holds more than MAX_ARRAYS of
+        them, would inflate to more than `max_bytes`, has metadata over
+        MAX_META_BYTES, an object (pickled) dtype, or a header that declares
+        more bytes than its member holds.
+
+    Notes
+    -----
+    Reading a member never inflates more than the size the directory
+    declares for it (zipfile stops there, and the CRC check fails if the
+    data goes on), and `numpy.load` allocates what the header declares: so
+    both are checked here, before `numpy.load` is called.
+    """
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_ARRAYS:
+                raise ValueError(f"holds {len(members)} arrays, more than the limit of {MAX_ARRAYS}")
+            total = sum(m.file_size for m in members)
+            if total > max_bytes:
+                raise ValueError(f"would inflate to {total:,} bytes, more than the limit of {max_bytes:,}")
+            for member in members:
+                name = member.filename
+                if not name.endswith(".npy"):
+                    raise ValueError(f"member {name!r} is not an .npy array")
+                if name == META_KEY + ".npy" and member.file_size > MAX_META_BYTES:
+                    raise ValueError(f"its metadata takes {member.file_size:,} bytes, more than {MAX_META_BYTES:,}")
+                with archive.open(member) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version not in _NPY_HEADER_READERS:
+                        raise ValueError(f"array {name!r} has .npy format version {version}")
+                    shape, _, dtype = _NPY_HEADER_READERS[version](f)
+                if dtype.hasobject:
+                    raise ValueError("holds pickled objects, which are refused")
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > member.file_size:
+                    raise ValueError(f"array {name[:-4]!r} declares {shape} {dtype} ({declared:,} bytes) "
+                                     f"but holds {member.file_size:,} bytes")
+    except ValueError as e:
+        message = str(e)
+        if not message.startswith(("holds", "would", "member", "array", "its")):
+            message = f"is not a valid .npz: {message}"
+        raise ValueError(f"{what} {path} {message}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
+            RuntimeError) as e:
+        raise ValueError(f"{what} {path} is not a valid .npz: {e}") from None
+
+
+def check_spec(spec, path=None) -> None:
+    """Refuse an architecture (list of layer specs) that is malformed or too large to build.
+
+    Every ``c_in``, ``c_out`` and ``k`` must be an integer (not a float or a
+    boolean) in [1, MAX_WIDTH] or [1, MAX_KERNEL], at most MAX_LAYERS layers,
+    at most MAX_PARAMETERS weights in all; raises ValueError naming the field.
+    """
+    where = f"model file {path} has an invalid architecture: " if path is not None else ""
+    if not isinstance(spec, (list, tuple)) or not spec:
+        raise ValueError(f"{where}an architecture is a non-empty list of layer specs, got {str(spec)[:80]}")
+    if len(spec) > MAX_LAYERS:
+        raise ValueError(f"{where}{len(spec)} layers, more than the limit of {MAX_LAYERS}")
+    weights = 0
+    for i, layer in enumerate(spec):
+        if not isinstance(layer, dict):
+            raise ValueError(f"{where}layer {i} must be a dict, got {str(layer)[:80]}")
+        if layer.get("type") == "relu":
+            continue
+        for key, limit in (("c_in", MAX_WIDTH), ("c_out", MAX_WIDTH), ("k", MAX_KERNEL)):
+            value = layer.get(key)
+            if not isinstance(value, Integral) or isinstance(value, bool) or not 1 <= value <= limit:
+                raise ValueError(f"{where}layer {i}: {key} must be an integer in 1..{limit}, got {value!r}")
+        weights += layer["c_in"] * layer["c_out"] * layer["k"] ** 2
+    if weights > MAX_PARAMETERS:
+        raise ValueError(f"{where}{weights:,} weights, more than the limit of {MAX_PARAMETERS:,}")
 
 
 def save_arrays(path, arrays: dict, meta: dict) -> None:
@@ -53,6 +162,7 @@ def load_arrays(path):
         raise ValueError(f"model file {path} does not exist")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"model file {path} is not a valid .npz (not a zip archive)")
+    check_npz(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -60,14 +170,14 @@ def load_arrays(path):
         if "pickle" in str(e):
             raise ValueError(f"model file {path} holds pickled objects, which are refused") from None
         raise ValueError(f"model file {path} is not a valid .npz: {e}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"model file {path} is not a valid .npz: {e}") from None
+    except Exception as e:  # noqa: BLE001 - zip, zlib, npy and memory errors alike: the file is unreadable
+        raise ValueError(f"model file {path} is not a valid .npz: {type(e).__name__}: {e}") from None
     if not isinstance(arrays, dict) or META_KEY not in arrays:
         raise ValueError(f"model file {path} has no metadata: not a vcnn model file")
     try:
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"model file {path} has unreadable metadata: {e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"model file {path} has unreadable metadata: {type(e).__name__} {e}") from None
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
         version = meta.get("format_version") if isinstance(meta, dict) else None
         raise ValueError(f"model file {path} has format version {version!r}, expected {FORMAT_VERSION}")
@@ -95,6 +205,7 @@ def network_arrays(net: Network, prefix: str = "") -> dict:
 
 def network_from_spec(spec, path) -> Network:
     """A fresh float32 network for the architecture stored in model file ``path``."""
+    check_spec(spec, path)
     try:
         return Network.from_spec(spec)
     except (ValueError, TypeError, AttributeError) as e:

@@ -1,3 +1,4 @@
+import io
 import json
 import zipfile
 
@@ -72,3 +73,78 @@ def test_failed_save_keeps_the_old_file(tmp_path):
     with pytest.raises(TypeError):
         save_arrays(path, {"x": np.array([object()])}, {"bad": object()})
     assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
+
+
+# ------------------------------------------------------------- crafted files (issue 12, item 3)
+
+def _npz_with_member(path, name, header_shape, dtype="<f4", data=b"", compress=False):
+    """A zip holding __meta__ and one member whose .npy header declares `header_shape`."""
+    header = {"descr": dtype, "fortran_order": False, "shape": header_shape}
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    meta = io.BytesIO()
+    np.lib.format.write_array(meta, np.frombuffer(json.dumps({"format_version": 1, "architecture": SPEC}).encode(),
+                                                  np.uint8))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
+        z.writestr("__meta__.npy", meta.getvalue())
+        z.writestr(name, buffer.getvalue() + data)
+
+
+def test_a_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "huge.npz"
+    _npz_with_member(path, "0.W.npy", (10 ** 12,), data=b"\0" * 64)
+    with pytest.raises(ValueError, match=r"declares .*1000000000000.* but holds"):
+        load_arrays(path)
+
+
+def test_a_zip_bomb_is_refused_from_its_directory(tmp_path, monkeypatch):
+    import vcnn.modelfile
+    path = tmp_path / "bomb.npz"
+    _npz_with_member(path, "0.W.npy", (1 << 20,), data=b"\0" * (4 << 20), compress=True)
+    assert path.stat().st_size < 20_000                           # 4 MB of zeros, deflated
+    monkeypatch.setattr(vcnn.modelfile, "MAX_FILE_BYTES", 1 << 20)
+    with pytest.raises(ValueError, match="would inflate to 4,194,"):
+        load_arrays(path)
+
+
+def test_a_member_that_is_not_an_array_and_an_object_header_are_refused(tmp_path):
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes.txt", b"hello")
+    with pytest.raises(ValueError, match="'notes.txt' is not an .npy array"):
+        load_arrays(path)
+    _npz_with_member(path, "obj.npy", (3,), dtype="|O")
+    with pytest.raises(ValueError, match="pickled objects"):
+        load_arrays(path)
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("c_out", 10 ** 9, "c_out must be an integer in 1..16384"),
+    ("k", 10 ** 6, "k must be an integer in 1..256"),
+    ("c_out", 3.0, "c_out must be an integer"),
+    ("c_out", True, "c_out must be an integer"),
+    ("c_out", "3", "c_out must be an integer"),
+])
+def test_an_architecture_too_large_or_mistyped_is_refused_before_building(tmp_path, field, value, words):
+    spec = json.loads(json.dumps(SPEC))
+    spec[0][field] = value
+    path = tmp_path / "m.npz"
+    save_arrays(path, {}, {"architecture": spec})
+    with pytest.raises(ValueError, match=words):
+        load_network(path)
+
+
+def test_too_many_weights_are_refused(tmp_path):
+    spec = [{"type": "conv", "c_in": 16_000, "c_out": 16_000, "k": 200}]
+    path = tmp_path / "m.npz"
+    save_arrays(path, {}, {"architecture": spec})
+    with pytest.raises(ValueError, match="weights, more than the limit"):
+        load_network(path)
+
+
+def test_deeply_nested_metadata_is_one_clean_error(tmp_path):
+    path = tmp_path / "deep.npz"
+    blob = np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8)
+    np.savez(path, __meta__=blob)
+    with pytest.raises(ValueError, match="unreadable metadata"):
+        load_arrays(path)
