@@ -49,6 +49,10 @@ from vcnn.atomic import atomic_path
 from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arrays, save_arrays
 
 
+#: Training has diverged when a weight's magnitude passes MAX_WEIGHT (trained weights stay
+#: near 1: inputs are in [-0.5, 0.5] and the outputs go through a sigmoid) or a loss passes
+#: LOSS_BLOWUP times its first value of the run: it is stopped, not saved.
+MAX_WEIGHT, LOSS_BLOWUP = 1e4, 100.0
 #: Limits of the options: pairs per step, validation windows (kept in memory, 12 KB each).
 MAX_BATCH, MAX_VAL_PATCHES = 4096, 100_000
 
@@ -331,9 +335,10 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     """Train the network of one channel ("u" or "v") to ``config.iterations`` steps.
 
     Saves its checkpoint every ``checkpoint_every`` steps and at the end; on
-    ``stop.raised`` (a flag set by SIGINT, if given) it saves and raises :class:`Interrupted`; on a
-    NaN or infinite loss it raises :class:`TrainingError` and leaves the last
-    good checkpoint as it was. ``report(channel, step, loss)`` is called after
+    ``stop.raised`` (a flag set by SIGINT, if given) it saves and raises :class:`Interrupted`; on
+    divergence (a NaN or infinite loss, a loss LOSS_BLOWUP times its first
+    value, or a weight beyond MAX_WEIGHT) it raises :class:`TrainingError`
+    and leaves the last good checkpoint as it was. ``report(channel, step, loss)`` is called after
     every step.
 
     With a communicator of K > 1 ranks (``comm``, default
@@ -359,12 +364,24 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     started, first = time.perf_counter() - elapsed, step
     losses = {name: [] for name in LOSSES}      # this log row's training losses, by the loss in force
 
+    first_loss, saved = {}, {"step": step if resume and step else None}
+
+    def diverged(what: str) -> TrainingError:
+        kept = (f"the checkpoint of step {saved['step']} is kept" if saved["step"] is not None
+                else "no checkpoint was written")
+        return TrainingError(f"{channel}: training diverged at step {step} ({what}); stopped, {kept}; "
+                             f"try a lower --lr")
+
+    def check_weights():
+        largest = max(float(np.abs(value).max()) for _, value, _ in net.parameters())
+        if not largest <= MAX_WEIGHT:                   # also NaN
+            raise diverged(f"a weight reached {largest:.3g}, beyond {MAX_WEIGHT:g}")
+
     def save():
-        if not all(np.all(np.isfinite(value)) for _, value, _ in net.parameters()):
-            raise TrainingError(f"{channel}: the weights became NaN or infinite by step {step}; stopped, "
-                                f"the last good checkpoint is kept; try a lower --lr")
+        check_weights()
         if lead:
             _save_checkpoint(ckpt, net, opt, channel, step, config, log, time.perf_counter() - started)
+        saved["step"] = step
 
     while step < config.iterations:
         if comm.sum(np.array([stop.raised], np.int32))[0]:         # any rank interrupted: all stop here
@@ -373,15 +390,21 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
         loss_name = loss_at(schedule, step)
         opt.lr = config.lr_at(step)
         windows = data.batch(config.seed, step, config.batch)[rows]
-        loss, dz = _channel_loss(net, windows, channel, loss_name, out)
+        with np.errstate(over="ignore", invalid="ignore"):       # divergence is detected below, in words
+            loss, dz = _channel_loss(net, windows, channel, loss_name, out)
         loss = float(comm.sum(np.array([loss * weight]))[0])       # the mean over the whole batch
+        first_loss.setdefault(loss_name, loss)
         if not np.isfinite(loss):
-            raise TrainingError(f"{channel}: the {loss_name} loss became {loss} at step {step}; stopped, "
-                                f"the last good checkpoint is kept; try a lower --lr")
-        net.backward(dz * np.float32(weight) if comm.size > 1 else dz)
-        sum_gradients(grads, comm)              # Σ over ranks of share-weighted gradients = the batch's gradient
-        opt.step()
+            raise diverged(f"the {loss_name} loss became {loss}")
+        if loss > LOSS_BLOWUP * first_loss[loss_name] > 0:
+            raise diverged(f"the {loss_name} loss reached {loss:.3g}, {loss / first_loss[loss_name]:.0f} times "
+                           f"its first value {first_loss[loss_name]:.3g}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            net.backward(dz * np.float32(weight) if comm.size > 1 else dz)
+            sum_gradients(grads, comm)          # Σ over ranks of share-weighted gradients = the batch's gradient
+            opt.step()
         step += 1
+        check_weights()
         losses[loss_name].append(loss)
         if report and lead:
             report(channel, step, loss)

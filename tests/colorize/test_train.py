@@ -16,7 +16,8 @@ import vcnn
 from colorize.cli import main
 from colorize.model import ColorizationModel, architecture
 from colorize.patches import PhotoData, ShardData
-from colorize.train import TrainConfig, train
+from colorize.train import TrainConfig, TrainingError, checkpoint_path, train
+from vcnn.modelfile import load_arrays
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--arch", "small", "--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--momentum", "0",
@@ -136,7 +137,21 @@ def test_divergence_stops_with_a_clear_message(photos, tmp_path):
     result = run("train", photos, "-o", out, "--iterations", 6, *TINY[:6], "--lr", "1e30",
                  "--checkpoint-every", "1")
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1].startswith("error: u: the weights became NaN or infinite")
+    assert result.stderr.splitlines()[-1].startswith("error: u: training diverged at step 1")
+    assert "Warning" not in result.output and not out.exists()
+
+
+def test_divergence_short_of_nan_stops_non_zero_and_keeps_the_last_good_checkpoint(photos, tmp_path, monkeypatch):
+    """A learning rate too large blows the weights up to ~1e6 without NaN: stopped, not saved (issue 12, item 4)."""
+    out = tmp_path / "m.npz"
+    config = TrainConfig(architecture((4, 4, 4, 2)), 6, batch=2, lr=1.0, checkpoint_every=1, log_every=1,
+                         val_patches=2)
+    monkeypatch.setattr(TrainConfig, "lr_at", lambda self, step: 1.0 if step < 2 else 1e9)
+    with pytest.raises(TrainingError, match=r"u: training diverged at step 3 \(a weight reached .*\); "
+                                            r"stopped, the checkpoint of step 2 is kept"):
+        train(photos, out, config)
+    arrays, meta = load_arrays(checkpoint_path(out, "u"))
+    assert meta["step"] == 2 and max(np.abs(a).max() for a in arrays.values()) < 100
     assert not out.exists()
 
 
