@@ -8,8 +8,6 @@ from colorize.metrics import (chroma_error_auc, colourfulness, image_metrics,
                               mean_abs_chroma_error, psnr, psnr_rgb, psnr_uv)
 from colorize.yuv import rgb_to_yuv
 
-rng = np.random.default_rng(0)
-
 
 def test_psnr_of_known_mse():
     a = np.zeros((4, 4, 3))
@@ -21,6 +19,7 @@ def test_psnr_of_known_mse():
 
 
 def test_psnr_of_identical_images_is_inf():
+    rng = np.random.default_rng(0)
     a = rng.random((3, 3))
     assert psnr(a, a.copy()) == math.inf
 
@@ -35,6 +34,7 @@ def test_psnr_validation():
 
 
 def test_psnr_uv_ignores_luma_and_accepts_uv():
+    rng = np.random.default_rng(1)
     yuv = rgb_to_yuv(rng.random((5, 5, 3)))
     other_y = yuv.copy()
     other_y[..., 0] = 0.0
@@ -46,6 +46,7 @@ def test_psnr_uv_ignores_luma_and_accepts_uv():
 
 
 def test_psnr_rgb_of_known_mse():
+    rng = np.random.default_rng(2)
     rgb = rng.random((4, 5, 3)) * 0.5
     assert psnr_rgb(rgb + 0.05, rgb) == pytest.approx(26.0206, abs=1e-4)
 
@@ -59,6 +60,7 @@ def test_mean_abs_chroma_error():
 
 
 def test_auc_of_identical_images_is_one():
+    rng = np.random.default_rng(3)
     uv = rng.random((6, 6, 2))
     assert chroma_error_auc(uv, uv.copy()) == 1.0
 
@@ -86,6 +88,7 @@ def test_auc_is_euclidean_and_counts_pixels():
 
 
 def test_colourfulness_of_gray_is_zero():
+    rng = np.random.default_rng(4)
     gray = rng.random((8, 8, 1)).repeat(3, axis=2)
     assert colourfulness(gray) == pytest.approx(0.0, abs=1e-9)
 
@@ -101,6 +104,7 @@ def test_colourfulness_of_red_and_blue_by_hand():
 
 
 def test_image_metrics_of_identical_images():
+    rng = np.random.default_rng(5)
     rgb = rng.random((6, 7, 3))
     m = image_metrics(rgb, rgb.copy())
     assert set(m) == {"psnr_rgb", "psnr_uv", "mae_chroma", "auc", "colourfulness_pred",
@@ -112,6 +116,7 @@ def test_image_metrics_of_identical_images():
 
 
 def test_image_metrics_of_gray_prediction():
+    rng = np.random.default_rng(6)
     rgb = rng.random((6, 7, 3))
     yuv = rgb_to_yuv(rgb)
     gray = np.repeat(yuv[..., :1], 3, axis=2)       # same Y, U = V = 0
