@@ -62,6 +62,7 @@ def test_the_learning_rate_halves_every_fifth_of_the_budget_unless_told():
     assert "halved every 200 steps" in ex.budget_line(ex.Budget(steps=1000))
 
 
+@pytest.mark.slow
 def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_path, monkeypatch):
     monkeypatch.setattr(ex, "PROBE_STEPS", 2)
     out, img = tmp_path / "docs" / "EXPERIMENTS.md", tmp_path / "docs" / "img"
@@ -101,6 +102,7 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
     assert "Hand-written interpretation." in again and again.count("<!-- experiments:tiny:start -->") == 1
 
 
+@pytest.mark.slow
 def test_split_photo_sets_train_validate_and_score_on_their_own_folders(photos, tmp_path):
     """--val-photos/--test-photos: validation windows from one folder, scores from another; seeds averaged."""
     sets = {}
