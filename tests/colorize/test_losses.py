@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from colorize.losses import cross_entropy, euclidean, loss_at, parse_schedule, predict
+from colorize.model import architecture
 from vcnn import SGD, Network, numerical_gradient
 from vcnn.gradcheck import relative_error
 
@@ -71,24 +72,13 @@ def test_schedule_rejects_malformed_text(bad):
         parse_schedule(bad)
 
 
-def tiny_colorizer(rng):
-    """The paper's 11/4/3/1 + 8×8 mapping layer, with 4/4/4/2 channels."""
-    return Network.from_spec([
-        {"type": "conv", "c_in": 1, "c_out": 4, "k": 11}, {"type": "relu"},
-        {"type": "conv", "c_in": 4, "c_out": 4, "k": 4}, {"type": "relu"},
-        {"type": "conv", "c_in": 4, "c_out": 4, "k": 3}, {"type": "relu"},
-        {"type": "conv", "c_in": 4, "c_out": 2, "k": 1}, {"type": "relu"},
-        {"type": "full_conv", "c_in": 2, "c_out": 1, "k": 8},
-    ], rng=rng)
-
-
 @pytest.mark.slow
 def test_sgd_on_the_euclidean_loss_trains_a_tiny_colorizer():
     """Random blocky images centred on 0; the target chroma is a function of brightness."""
     rng = np.random.default_rng(1)
     x = rng.uniform(-0.5, 0.5, (8, 1, 6, 6)).repeat(4, 2).repeat(4, 3).astype(np.float32)
     u = (0.4 * x[:, :, 4:-4, 4:-4]).astype(np.float32)      # the output is the input's centre
-    net = tiny_colorizer(np.random.default_rng(0))
+    net = Network.from_spec(architecture((4, 4, 4, 2)), rng=np.random.default_rng(0))   # 11/4/3/1 + 8×8
     opt = SGD(net.parameters(), lr=40.0, momentum=0.9)
     losses = []
     for _ in range(300):
