@@ -118,7 +118,8 @@ def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, over
     check_options(refine, radius, eps, batch)
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
-    images, missing = find_images(inputs, skip_suffix=SUFFIX)
+    images, missing = find_images(inputs, skip_suffix=SUFFIX,
+                                  report=report if (comm or world()).rank == 0 else None)
     prepare_folder(out_dir)
     targets, refused = output_paths(images, out_dir, SUFFIX, overwrite=overwrite)
 

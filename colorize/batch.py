@@ -26,8 +26,10 @@ from colorize.parallel import Communicator
 from vcnn.atomic import temp_path_for
 
 #: Errors that mean "this file could not be processed", reported and skipped.
-#: (ImageError is a ValueError.) Anything else is a bug and propagates.
-FILE_ERRORS = (ValueError, OSError)
+#: (ImageError is a ValueError.) MemoryError too: an image too large for the
+#: memory left is one file's failure, and the next file may fit. Anything
+#: else is a bug and propagates.
+FILE_ERRORS = (ValueError, OSError, MemoryError)
 
 Report = Callable[[str], None]
 Progress = Callable[[list], Iterable]
@@ -48,7 +50,7 @@ class BatchResult:
 
 
 def find_images(inputs: str | os.PathLike | Iterable[str | os.PathLike],
-                skip_suffix: str | None = None) -> tuple[list[Path], dict[Path, str]]:
+                skip_suffix: str | None = None, report: Report | None = None) -> tuple[list[Path], dict[Path, str]]:
     """Expand files and folders into image files, collecting missing paths instead of raising.
 
     Parameters
@@ -60,6 +62,8 @@ def find_images(inputs: str | os.PathLike | Iterable[str | os.PathLike],
         Files found *in folders* whose stem ends with it are left out (our own
         outputs, e.g. ``cat_colorized.png``, when a folder is processed
         again). Files named explicitly are always kept.
+    report : callable str -> None, optional
+        Told, in one ``note:`` line per folder, which files were left out.
 
     Returns
     -------
@@ -76,7 +80,12 @@ def find_images(inputs: str | os.PathLike | Iterable[str | os.PathLike],
             missing[path] = str(err)
             continue
         if path.is_dir() and skip_suffix:
+            skipped = [f for f in found if f.stem.endswith(skip_suffix)]
             found = [f for f in found if not f.stem.endswith(skip_suffix)]
+            if skipped and report is not None:
+                report(f"note: skipped {len(skipped)} file{'s' * (len(skipped) > 1)} named *{skip_suffix}.* in "
+                       f"{path} (outputs of an earlier run; name a file to process it): {skipped[0].name}"
+                       + (" …" if len(skipped) > 1 else ""))
         for f in found:
             if f.resolve() not in seen:
                 seen.add(f.resolve())
@@ -229,7 +238,8 @@ def run_batch(paths: list[Path], fn: Callable[[Path], object], report: Report | 
         try:
             result.done[path] = fn(path)
         except FILE_ERRORS as err:
-            reason = str(err) if str(path) in str(err) else f"{path}: {err}"
+            text = str(err) if not isinstance(err, MemoryError) else f"out of memory {err}".strip()
+            reason = text if str(path) in text else f"{path}: {text}"
             _fail(result, path, reason, report, err)
     if comm.size == 1:
         return result

@@ -82,7 +82,9 @@ def _one_line_errors():
     except BrokenPipeError:
         raise                                   # click's own handling: exit quietly
     except (*FILE_ERRORS, ParallelError) as err:
-        raise _Error(str(err)) from None
+        raise _Error(str(err) or "out of memory") from None
+    except KeyboardInterrupt:                   # Ctrl-C outside training's own handler (start-up, loading)
+        raise _Error("no file is left half-written", exit_code=130, kind="stopped on Ctrl-C") from None
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,12 @@ GRAY_TOL = 2 / 255
 #: every other mode (CMYK, YCbCr, LAB, ...) is converted to RGB or RGBA.
 _NATIVE_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "I",
                            "I;16", "I;16B", "I;16L", "I;16N"})
+#: Largest image `read_image` decodes, in pixels (width x height), unless the
+#: environment variable COLORIZE_MAX_PIXELS sets another limit. Checked from
+#: the file's header, before any pixel is decoded: a small file can declare a
+#: huge image (a 194 KB PNG of 13000 x 13000 pixels).
+MAX_PIXELS = 100_000_000
+MAX_PIXELS_VARIABLE = "COLORIZE_MAX_PIXELS"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}   # channels -> gray, gray+alpha, RGB, RGBA
 _PNG_FILTER_UP = 2                            # each row stored minus the row above
@@ -55,19 +62,60 @@ class ImageInfo:
     bit_depth: int
 
 
+def max_pixels() -> int:
+    """The pixel limit of `read_image`: COLORIZE_MAX_PIXELS if set (a whole number), else MAX_PIXELS."""
+    value = os.environ.get(MAX_PIXELS_VARIABLE, "").strip().replace("_", "")
+    if not value:
+        return MAX_PIXELS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{MAX_PIXELS_VARIABLE} must be a whole number of pixels, got {value!r}")
+    return int(value)
+
+
+def _check_size(path: Path, limit: int) -> None:
+    """Refuse, from the header alone, a file that cannot be opened or holds more than `limit` pixels."""
+    too_large = (f"more than the limit of {limit:,} pixels (set the environment variable "
+                 f"{MAX_PIXELS_VARIABLE} to raise it; memory grows with the pixels)")
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit          # Pillow's own bomb check, at our limit
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        raise ImageError(f"cannot read image {path}: {too_large}") from None
+    except (Image.UnidentifiedImageError, SyntaxError, ValueError, EOFError, struct.error):
+        raise ImageError(f"cannot read image {path}: not a recognised image file") from None
+    except OSError as err:
+        raise ImageError(f"cannot read image {path}: {err.strerror or err}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+    if width * height > limit:
+        raise ImageError(f"cannot read image {path}: {width}x{height} pixels, {too_large}")
+
+
 def _decode(path: Path) -> np.ndarray:
     """Pixels of the first frame, EXIF orientation applied, in their own dtype."""
+    _check_size(path, max_pixels())
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None           # checked above: no warning for large images within our limit
     try:
-        file = iio.imopen(path, "r", plugin="pillow")
-    except Exception as err:
-        raise ImageError(f"cannot read image {path}: not a recognised image file") from err
-    with file:
         try:
-            mode = file.metadata(index=0).get("mode")
-            target = None if mode in _NATIVE_MODES else ("RGBA" if mode[-1] in "Aa" else "RGB")
-            return file.read(index=0, rotate=True, mode=target)
+            file = iio.imopen(path, "r", plugin="pillow")
         except Exception as err:
-            raise ImageError(f"cannot read image {path}: {err}") from err
+            raise ImageError(f"cannot read image {path}: not a recognised image file") from err
+        with file:
+            try:
+                mode = file.metadata(index=0).get("mode")
+                target = None if mode in _NATIVE_MODES else ("RGBA" if mode[-1] in "Aa" else "RGB")
+                return file.read(index=0, rotate=True, mode=target)
+            except MemoryError:
+                raise ImageError(f"cannot read image {path}: not enough memory to decode it") from None
+            except Exception as err:
+                raise ImageError(f"cannot read image {path}: {err}") from err
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 def _to_unit_float(pixels: np.ndarray, path: Path) -> tuple[np.ndarray, int]:

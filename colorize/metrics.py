@@ -17,6 +17,10 @@ RGB_PEAK = 1.0
 UV_PSNR_PEAK = 1.0
 #: Chroma errors are reported on a 0-255 scale for the AuC (Zhang et al. 2016).
 AUC_SCALE = 255.0
+#: `image_metrics` caps PSNR here: an exact prediction (a constant or gray photo's gray
+#: baseline) scores 100 dB, not infinity, so means over photos stay finite numbers.
+#: 100 dB is an MSE of 1e-10, below the error of 16-bit rounding (2.3e-10).
+PSNR_MAX = 100.0
 #: Weight of the mean term in the colourfulness of Hasler and Suesstrunk.
 COLOURFULNESS_MEAN_WEIGHT = 0.3
 
@@ -246,7 +250,7 @@ def image_metrics(rgb_pred: np.ndarray, rgb_true: np.ndarray) -> dict[str, float
     Returns
     -------
     dict
-        ``psnr_rgb``, ``psnr_uv`` (dB), ``mae_chroma``, ``auc``,
+        ``psnr_rgb``, ``psnr_uv`` (dB, at most PSNR_MAX), ``mae_chroma``, ``auc``,
         ``colourfulness_pred``, ``colourfulness_true`` and
         ``colourfulness_ratio`` = pred / true (nan when true is 0).
 
@@ -260,8 +264,8 @@ def image_metrics(rgb_pred: np.ndarray, rgb_true: np.ndarray) -> dict[str, float
     yuv_true = rgb_to_yuv(_rgb(rgb_true, "rgb_true"))
     c_pred, c_true = colourfulness(rgb_pred), colourfulness(rgb_true)
     return {
-        "psnr_rgb": psnr_rgb(rgb_pred, rgb_true),
-        "psnr_uv": psnr_uv(yuv_pred, yuv_true),
+        "psnr_rgb": min(psnr_rgb(rgb_pred, rgb_true), PSNR_MAX),
+        "psnr_uv": min(psnr_uv(yuv_pred, yuv_true), PSNR_MAX),
         "mae_chroma": mean_abs_chroma_error(yuv_pred, yuv_true),
         "auc": chroma_error_auc(yuv_pred, yuv_true),
         "colourfulness_pred": c_pred,

@@ -7,6 +7,7 @@ folder).
 """
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 from contextlib import contextmanager
@@ -52,7 +53,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     -----
     On success, ``os.replace(tmp, path)``. On any exception (including
     KeyboardInterrupt) the temporary file is removed, `path` is left as it
-    was, and the exception propagates. This protects readers from torn files
+    was, and the exception propagates; an OSError about the temporary file
+    (or about no file: a full disk) is raised again as one that names
+    `path`, which the user knows. Temporary files of the same target left by
+    a process that no longer exists (killed with -9) are removed first. This protects readers from torn files
     if the process dies; it does not fsync, so it does not promise
     durability across a power loss.
 
@@ -68,10 +72,44 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
+    remove_stale_temps(path)
     tmp = temp_path_for(path)
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.filename is not None and os.fspath(err.filename) != str(tmp):
+            raise
+        named = type(err)(f"cannot write {path}: {err.strerror or err}")
+        named.errno = err.errno
+        raise named from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of `path` (see `temp_path_for`) whose process is gone.
+
+    Only files of this very target whose PID names no running process on
+    this machine are removed; returns them.
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.stem)}.tmp-*{glob.escape(path.suffix)}"):
+        pid = tmp.name[len(path.stem) + 6:].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

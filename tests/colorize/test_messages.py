@@ -1,0 +1,145 @@
+"""Messages that say what happened (issue 12, items 2 and 10): pixel limit, permissions, memory,
+temporary files, skipped outputs, Ctrl-C, infinite PSNR."""
+import errno
+import json
+import struct
+import zlib
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import colorize.apply
+from colorize.cli import main
+from colorize.images import ImageError, read_image
+from colorize.metrics import PSNR_MAX, image_metrics
+from colorize.model import ColorizationModel, architecture
+from vcnn.atomic import atomic_path, temp_path_for
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "m.npz"
+    ColorizationModel(architecture((2, 2, 2, 2)), rng=0).save(path)
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def huge_png(path, width, height):
+    """A valid PNG header declaring width x height gray pixels, with one tiny deflated row of data."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+                     + chunk(b"IEND", b""))
+
+
+def test_an_image_beyond_the_pixel_limit_says_so_and_how_to_raise_it(tmp_path, monkeypatch):
+    big = tmp_path / "big.png"
+    huge_png(big, 13000, 13000)
+    with pytest.raises(ImageError, match=r"13000x13000 pixels, more than the limit of 100,000,000 pixels "
+                                         r"\(set the environment variable COLORIZE_MAX_PIXELS"):
+        read_image(big)
+    monkeypatch.setenv("COLORIZE_MAX_PIXELS", "1000")
+    small = tmp_path / "small.png"
+    iio.imwrite(small, np.zeros((40, 30), np.uint8))
+    with pytest.raises(ImageError, match="40 pixels, more than the limit of 1,000"):
+        read_image(small)
+    monkeypatch.setenv("COLORIZE_MAX_PIXELS", "1200")
+    assert read_image(small)[0].shape == (40, 30, 3)
+
+
+def test_a_permission_error_is_not_called_an_unrecognised_file(tmp_path, monkeypatch):
+    photo = tmp_path / "p.png"
+    iio.imwrite(photo, np.zeros((4, 4), np.uint8))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(photo))
+
+    monkeypatch.setattr("PIL.Image.open", denied)
+    with pytest.raises(ImageError, match="p.png: Permission denied"):
+        read_image(photo)
+
+
+def test_memory_error_is_one_line_naming_the_file_and_the_batch_goes_on(tmp_path, model_file, monkeypatch):
+    for name in ("a", "b"):
+        iio.imwrite(tmp_path / f"{name}.png", np.zeros((8, 8), np.uint8))
+    real = colorize.apply.colorize_image
+
+    def short_of_memory(rgb, *args, **kwargs):
+        if rgb.shape[0] == 8 and not short_of_memory.failed:
+            short_of_memory.failed = True
+            raise MemoryError()
+        return real(rgb, *args, **kwargs)
+
+    short_of_memory.failed = False
+    monkeypatch.setattr(colorize.apply, "colorize_image", short_of_memory)
+    result = run("apply", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "out", "--model", model_file)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: " in result.stderr and "a.png: out of memory" in result.stderr
+    assert (tmp_path / "out" / "b_colorized.png").is_file()
+
+
+def test_write_errors_name_the_file_not_its_temporary(tmp_path):
+    target = tmp_path / "model.npz"
+    with pytest.raises(OSError) as info:
+        with atomic_path(target) as tmp:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    assert str(info.value) == f"cannot write {target}: No space left on device" and ".tmp-" not in str(info.value)
+    with pytest.raises(OSError, match=f"cannot write {target}: No space left"):
+        with atomic_path(target):
+            raise OSError(errno.ENOSPC, "No space left on device")        # no file named at all
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_temporaries_of_killed_processes_are_cleaned_on_the_next_write(tmp_path):
+    target = tmp_path / "cat.png"
+    dead = tmp_path / ".cat.tmp-999999999-0badf00d.png"          # no such PID
+    dead.write_bytes(b"half")
+    mine = temp_path_for(target)                                   # a live writer: this process
+    mine.write_bytes(b"in progress")
+    other = tmp_path / ".dog.tmp-999999999-0badf00d.png"           # another target's: not ours to judge
+    other.write_bytes(b"x")
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"done")
+    assert not dead.exists() and mine.exists() and other.exists() and target.read_bytes() == b"done"
+
+
+def test_skipped_colorized_files_are_reported(tmp_path, model_file):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    iio.imwrite(folder / "a.png", np.zeros((8, 8), np.uint8))
+    iio.imwrite(folder / "my_colorized.png", np.zeros((8, 8), np.uint8))     # the user's own file
+    result = run("apply", folder, "-o", tmp_path / "out", "--model", model_file)
+    assert result.exit_code == 0, result.output
+    assert "note: skipped 1 file named *_colorized.* in" in result.stderr and "my_colorized.png" in result.stderr
+
+
+def test_ctrl_c_before_training_starts_is_one_line(tmp_path, monkeypatch):
+    import colorize.cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(colorize.cli, "load_model", interrupted)
+    result = run("apply", tmp_path, "-o", tmp_path / "out")
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines() == ["stopped on Ctrl-C: no file is left half-written"]
+
+
+def test_a_perfect_prediction_scores_a_finite_psnr():
+    rgb = np.full((4, 4, 3), 0.5, np.float32)
+    metrics = image_metrics(rgb, rgb)
+    assert metrics["psnr_rgb"] == metrics["psnr_uv"] == PSNR_MAX
+
+
+def test_evaluate_on_a_constant_photo_gives_finite_overall_numbers(tmp_path, model_file):
+    iio.imwrite(tmp_path / "flat.png", np.full((10, 10), 128, np.uint8))
+    result = run("evaluate", tmp_path / "flat.png", "--model", model_file, "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    overall = json.loads((tmp_path / "r.json").read_text())["overall"]
+    assert overall["gray"]["psnr_rgb"] == PSNR_MAX and overall["gray"]["psnr_uv"] == PSNR_MAX
