@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from colorize.model import DEFAULT_MODEL, ColorizationModel, bundled_models, describe_architecture
+from colorize.model import ColorizationModel, bundled_models, describe_architecture, model_file
 
 BUNDLED_LICENCE = ("bundled with the package (MIT); trained on photos whose licences are listed in "
                    "colorize/models/README.md, 'Licences of the training photographs'")
@@ -38,13 +38,9 @@ def model_info(name_or_path: str | os.PathLike | None = None) -> dict:
     ValueError
         If it is neither a model file nor a bundled model.
     """
-    name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     bundled = bundled_models()
-    path = Path(name) if Path(name).exists() or name not in bundled else bundled[name]
-    model = ColorizationModel.load(path) if path.exists() else None
-    if model is None:
-        raise ValueError(f"model {name} is neither a file nor a bundled model "
-                         f"(bundled: {', '.join(sorted(bundled)) or 'none'})")
+    path = model_file(name_or_path)             # a bare name is a bundled model, a path a file
+    model = ColorizationModel.load(path)
     is_bundled = next((n for n, p in bundled.items() if Path(p).resolve() == path.resolve()), None)
     training = dict(model.meta.get("training") or {})
     final = training.pop("final", {}) or {}

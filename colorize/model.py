@@ -13,6 +13,7 @@ channel's BT.601 range (see :mod:`colorize.losses`); its input is ``Y - 0.5``.
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 from numbers import Integral
 from pathlib import Path
@@ -179,13 +180,6 @@ def describe_architecture(specs: list[dict]) -> str:
     mapping = [layer.get("k") for layer in specs if layer.get("type") == "full_conv"]
     return (f"channels {','.join(str(c['c_out']) for c in convs)}, kernels {','.join(str(c['k']) for c in convs)}, "
             f"mapping {','.join(map(str, mapping))}")
-    kernels = spec.get("kernels", KERNELS)
-    if channels is not None and isinstance(kernels, (list, tuple)) and len(spec["channels"]) != len(kernels):
-        raise ValueError(f"--channels needs {len(kernels)} widths for kernels {tuple(kernels)}, got {spec['channels']}")
-    try:
-        return architecture(spec["channels"], kernels, spec.get("mapping", MAPPING))
-    except ValueError as e:
-        raise ValueError(f"--arch {arch}{f' --channels {channels}' if channels else ''}: {e}") from None
 
 
 def output_size(specs: list[dict], patch: int) -> int:
@@ -303,15 +297,37 @@ def bundled_models() -> dict[str, Path]:
 DEFAULT_MODEL = "default"
 
 
-def load_model(name_or_path: str | Path | None = None) -> ColorizationModel:
-    """Load a model file, or a bundled model by name (default: ``"default"``)."""
+def is_model_path(name_or_path: str | os.PathLike) -> bool:
+    """The one rule that tells a model file from a bundled model's name.
+
+    A `pathlib.Path`, or a string holding a folder separator or ending in
+    ``.npz``, is a file; any other string is the name of a bundled model,
+    whatever files or folders the current folder holds (a folder named
+    ``default`` or a file ``sepia`` changes nothing: give ``./sepia``).
+
+    >>> [is_model_path(x) for x in ("sepia", "./sepia", "my.npz", "models/a")]
+    [False, True, True, True]
+    """
+    if isinstance(name_or_path, os.PathLike):
+        return True
+    text = str(name_or_path)
+    return "/" in text or os.sep in text or (os.altsep or "/") in text or text.lower().endswith(".npz")
+
+
+def model_file(name_or_path: str | os.PathLike | None = None) -> Path:
+    """The file of a model given as a path or a bundled name (default ``"default"``), by `is_model_path`."""
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
-    path = Path(name_or_path)
-    if not path.exists():
-        bundled = bundled_models()
-        if str(name_or_path) not in bundled:
-            raise ValueError(f"model {name_or_path} is neither a file nor a bundled model "
-                             f"(bundled: {', '.join(sorted(bundled)) or 'none'})")
-        path = bundled[str(name_or_path)]
-    return ColorizationModel.load(path)
+    if is_model_path(name_or_path):
+        return Path(name_or_path)
+    bundled = bundled_models()
+    if str(name_or_path) not in bundled:
+        raise ValueError(f"model {name_or_path} is not a bundled model (bundled: {', '.join(sorted(bundled)) or 'none'}); "
+                         f"a model file is given by a path with a folder or the .npz extension, "
+                         f"e.g. ./{name_or_path}")
+    return bundled[str(name_or_path)]
+
+
+def load_model(name_or_path: str | Path | None = None) -> ColorizationModel:
+    """Load a model file, or a bundled model by name (default: ``"default"``); see `is_model_path`."""
+    return ColorizationModel.load(model_file(name_or_path))

@@ -166,7 +166,7 @@ def test_wrong_model_files(images, tmp_path, monkeypatch):
     np.savez(tmp_path / "arrays.npz", x=np.zeros(3))
     for bad, words in ((tmp_path / "text.npz", ["text.npz", "not a valid .npz"]),
                        (tmp_path / "arrays.npz", ["arrays.npz", "metadata"]),
-                       ("no_such_model", ["no_such_model", "neither a file nor a bundled model"])):
+                       ("no_such_model", ["no_such_model", "is not a bundled model"])):
         assert_one_error_line(run("apply", images / "lone.png", "--model", bad), *words, code=1)
     assert not (tmp_path / "lone_colorized.png").exists()
 
@@ -299,7 +299,7 @@ def test_info_describes_a_model(model_file):
     assert described["parameters"]["total"] == sum(a.size for a in model.arrays().values())
     assert described["long_side"] is None and described["bundled"] is None and described["evaluation"] is None
     assert "your photos" in described["licence"]
-    assert_one_error_line(run("info", "no_such_model"), "neither a file nor a bundled model", code=1)
+    assert_one_error_line(run("info", "no_such_model"), "is not a bundled model", code=1)
 
 
 def _loss_log(path, rows=8, every=50):

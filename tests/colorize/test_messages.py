@@ -143,3 +143,21 @@ def test_evaluate_on_a_constant_photo_gives_finite_overall_numbers(tmp_path, mod
     assert result.exit_code == 0, result.output
     overall = json.loads((tmp_path / "r.json").read_text())["overall"]
     assert overall["gray"]["psnr_rgb"] == PSNR_MAX and overall["gray"]["psnr_uv"] == PSNR_MAX
+
+
+def test_a_bare_name_is_a_bundled_model_and_a_path_is_a_file(tmp_path, model_file, monkeypatch):
+    """One rule (issue 12, item 7): folders or files in the current folder never shadow a bundled name."""
+    from colorize.model import bundled_models, is_model_path, load_model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()                               # a folder named like the default model
+    (tmp_path / "sepia").write_bytes(model_file.read_bytes())    # a file named like a bundled model
+    assert "sepia" in bundled_models()
+    bundled = load_model("sepia")
+    assert bundled.specs != ColorizationModel.load(model_file).specs    # the bundled one, not ./sepia
+    assert load_model("./sepia").specs == ColorizationModel.load(model_file).specs
+    iio.imwrite(tmp_path / "x.png", np.zeros((8, 8), np.uint8))
+    assert run("apply", "x.png", "-o", "out", "--radius", 2).exit_code == 0     # the bundled default
+    result = run("apply", "x.png", "-o", "out2", "--model", "nosuch")
+    assert result.exit_code == 1 and "not a bundled model" in result.stderr and "./nosuch" in result.stderr
+    assert [is_model_path(x) for x in ("a", "a.npz", "A.NPZ", "d/a", tmp_path / "a")] == [False, True, True, True, True]
