@@ -400,7 +400,7 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
             raise diverged(f"the {loss_name} loss reached {loss:.3g}, {loss / first_loss[loss_name]:.0f} times "
                            f"its first value {first_loss[loss_name]:.3g}")
         with np.errstate(over="ignore", invalid="ignore"):
-            net.backward(dz * np.float32(weight) if comm.size > 1 else dz)
+            net.backward(dz * np.float32(weight) if comm.size > 1 else dz, need_dx=False)   # the input needs no dX
             sum_gradients(grads, comm)          # Σ over ranks of share-weighted gradients = the batch's gradient
             opt.step()
         step += 1

@@ -1,6 +1,8 @@
 """Layers. One contract: ``forward(x) -> y`` keeps what backward needs,
 ``backward(dy) -> dx`` fills the gradients ``dW`` and ``db`` (overwriting them:
-gradients are not accumulated across calls).
+gradients are not accumulated across calls). ``backward(dy, need_dx=False)``
+fills them and returns None: the network's input needs no gradient, and for
+the first layer dX is a whole GEMM and a φᵀ that training would throw away.
 
 Activations are (N, C, H, W) arrays. A layer computes in the dtype of its
 weights (float32 by default; float64 for gradient checks) and refuses input
@@ -18,6 +20,26 @@ def _rng(rng):
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
+class _KeptBuffers:
+    """Scratch memory a layer keeps from batch to batch.
+
+    Every step of training has the same shapes, so a layer that writes into
+    the arrays of the previous step writes into memory that is already mapped;
+    a fresh array of megabytes costs one page fault per 4 KB page and the
+    kernel zeroing it (measured: 18 % of a training step of ``deep8``).
+    """
+
+    def _buffer(self, name, shape, dtype=None):
+        """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
+        dtype = np.dtype(self.W.dtype if dtype is None else dtype)
+        store = self.__dict__.setdefault("_scratch", {})
+        size = int(np.prod(shape))
+        flat = store.get(name)
+        if flat is None or flat.size < size or flat.dtype != dtype:
+            flat = store[name] = np.empty(size, dtype=dtype)
+        return flat[:size].reshape(shape)
+
+
 def _weight_gradient(dY, cols, dW):
     """dW = dY · colsᵀ, computed as its transpose cols · dYᵀ and copied into ``dW``.
 
@@ -29,7 +51,7 @@ def _weight_gradient(dY, cols, dW):
     dW[...] = np.matmul(cols, dY.T).T
 
 
-class Conv2D:
+class Conv2D(_KeptBuffers):
     """Valid k×k cross-correlation, stride 1, as one GEMM per batch over φ.
 
     Forward::
@@ -57,6 +79,8 @@ class Conv2D:
     Both are kept from batch to batch (and grown when a batch needs more), so
     a step writes into memory that is already mapped instead of having the
     kernel zero fresh pages (682 MB for φ at the paper's layer 2, batch 8).
+    So are y and dx: **the arrays forward and backward return are the
+    layer's own, overwritten by its next call** (copy one to keep it).
     """
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32):
@@ -67,15 +91,6 @@ class Conv2D:
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
         self.cols = None
-        self._scratch = {}
-
-    def _buffer(self, name, shape):
-        """A C-contiguous scratch array of ``shape``, carved from memory kept across batches."""
-        size = int(np.prod(shape))
-        flat = self._scratch.get(name)
-        if flat is None or flat.size < size or flat.dtype != self.W.dtype:
-            flat = self._scratch[name] = np.empty(size, dtype=self.W.dtype)
-        return flat[:size].reshape(shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
@@ -86,11 +101,11 @@ class Conv2D:
         self.cols = phi(x, k, out=self._buffer("cols", (self.c_in * k * k, positions)))
         Y = np.matmul(self.W.reshape(self.c_out, -1), self.cols,               # now the conv is a GEMM
                       out=self._buffer("rows", (self.c_out, positions)))
-        y = np.empty((n, self.c_out, h - k + 1, w - k + 1), dtype=x.dtype)
+        y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
         kernels.bias_to_nchw(Y, self.b, y.reshape(n, self.c_out, -1))
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.cols is None:
             raise RuntimeError("Conv2D.backward needs a forward first (and runs once per forward)")
         n, _, h, w = self.x_shape
@@ -102,9 +117,12 @@ class Conv2D:
         kernels.nchw_to_rows(dy.reshape(n, self.c_out, -1), dY, self.db)
         W = self.W.reshape(self.c_out, -1)
         _weight_gradient(dY, self.cols, self.dW.reshape(self.c_out, -1))
+        if not need_dx:
+            self.cols = None
+            return None
         dcols = np.matmul(W.T, dY, out=self.cols)                # φ(X) is spent: reuse its memory
         self.cols = None
-        return phi_adjoint(dcols, self.x_shape, self.k)
+        return phi_adjoint(dcols, self.x_shape, self.k, out=self._buffer("dx", self.x_shape))
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""
@@ -114,7 +132,7 @@ class Conv2D:
         return {"type": "conv", "c_in": self.c_in, "c_out": self.c_out, "k": self.k}
 
 
-class FullConv2D:
+class FullConv2D(_KeptBuffers):
     """The mapping layer (VCNN's ``conv_f``): a 1×1 layer predicts k×k patches.
 
     Every input position (h, w) predicts a k×k patch of every output channel;
@@ -130,6 +148,8 @@ class FullConv2D:
         dP = φ(dY / counts),   dW = dP · φ₁(X)ᵀ,   db = Σ dP,   dX = φ₁ᵀ(Wᵀ · dP)
 
     where φ₁ is the 1×1 φ (a transpose). Output shape (N, C_out, H + k - 1, W + k - 1).
+    P, dP and φ₁(X) share memory kept from batch to batch, as in :class:`Conv2D`;
+    the output y is a fresh array, dx the layer's own (overwritten by its next call).
     With k = 8 it takes the 49×49 maps of the colorization net to 56×56.
 
     Parameters
@@ -162,22 +182,28 @@ class FullConv2D:
         self.out_shape = (n, self.c_out, h + self.k - 1, w + self.k - 1)
         if getattr(self, "counts", None) is None or self.counts.shape != self.out_shape[2:]:
             self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
-        self.x_cols = phi(x, 1)
-        P = self.W @ self.x_cols + self.b[:, None]
-        return phi_adjoint(P, self.out_shape, self.k) / self.counts
+        positions = n * h * w
+        self.x_cols = phi(x, 1, out=self._buffer("x_cols", (self.c_in, positions)))
+        P = np.matmul(self.W, self.x_cols, out=self._buffer("P", (self.W.shape[0], positions)))
+        P += self.b[:, None]
+        y = phi_adjoint(P, self.out_shape, self.k, out=self._buffer("y", self.out_shape))
+        return y / self.counts          # a fresh array: the network's output, which callers keep
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.x_cols is None:
             raise RuntimeError("FullConv2D.backward needs a forward first (and runs once per forward)")
         dy = as_nchw(dy, "dy", dtype=self.W.dtype)
         if dy.shape != self.out_shape:
             raise ValueError(f"dy must have shape {self.out_shape}, got {dy.shape}")
-        dP = phi(dy / self.counts, self.k)
+        g = np.divide(dy, self.counts, out=self._buffer("y", dy.shape))
+        dP = phi(g, self.k, out=self._buffer("P", (self.W.shape[0], self.x_cols.shape[1])))   # P is spent
         _weight_gradient(dP, self.x_cols, self.dW)
         np.sum(dP, axis=1, out=self.db)
-        dx = phi_adjoint(self.W.T @ dP, self.x_shape, 1)
-        self.x_cols = None
-        return dx
+        x_cols, self.x_cols = self.x_cols, None
+        if not need_dx:
+            return None
+        dx_cols = np.matmul(self.W.T, dP, out=x_cols)           # φ₁(X) is spent: reuse its memory
+        return phi_adjoint(dx_cols, self.x_shape, 1, out=self._buffer("dx", self.x_shape))
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""
@@ -187,20 +213,25 @@ class FullConv2D:
         return {"type": "full_conv", "c_in": self.c_in, "c_out": self.c_out, "k": self.k}
 
 
-class ReLU:
-    """y = max(x, 0); keeps y, since dx = dy · [y > 0] needs nothing else."""
+class ReLU(_KeptBuffers):
+    """y = max(x, 0); keeps y, since dx = dy · [y > 0] needs nothing else.
+
+    y and dx are the layer's own arrays, overwritten by its next call.
+    """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x)
-        self.y = np.empty_like(x)
+        self.y = self._buffer("y", x.shape, x.dtype)
         kernels.relu_forward(x.reshape(-1), self.y.reshape(-1))
         return self.y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        if not need_dx:
+            return None                                     # no parameters: nothing else to compute
         dy = as_nchw(dy, "dy", dtype=self.y.dtype)
         if dy.shape != self.y.shape:
             raise ValueError(f"dy must have shape {self.y.shape}, got {dy.shape}")
-        dx = np.empty_like(dy)
+        dx = self._buffer("dx", dy.shape, dy.dtype)
         kernels.relu_backward(self.y.reshape(-1), dy.reshape(-1), dx.reshape(-1))
         return dx
 

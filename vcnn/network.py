@@ -41,10 +41,13 @@ class Network:
             x = layer.forward(x)
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        for layer in reversed(self.layers):
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Every layer's backward, last to first; returns dL/dx of the input, or None with
+        ``need_dx=False`` (training: the first layer then skips its dX GEMM and φᵀ)."""
+        for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
-        return dy
+        first = self.layers[0]
+        return first.backward(dy) if need_dx else first.backward(dy, need_dx=False)
 
     def parameters(self):
         """[(name, value, gradient)] for every parameter, named ``"<layer index>.<W|b>"``."""

@@ -103,3 +103,50 @@ def test_layer_rejects_wrong_channels_and_dtype():
         layer.forward(np.zeros((1, 3, 2, 2), np.float32))
     with pytest.raises(RuntimeError, match="forward first"):
         Conv2D(1, 1, 1).backward(np.zeros((1, 1, 2, 2), np.float32))
+
+
+@pytest.mark.parametrize("layer", [Conv2D(2, 3, 3, rng=0, dtype=np.float64),
+                                   FullConv2D(2, 1, 3, rng=0, dtype=np.float64)], ids=["conv", "full_conv"])
+def test_backward_without_dx_gives_the_same_gradients(layer):
+    x = random((2, 2, 6, 5), 1)
+    dy = random(layer.forward(x).shape, 2)
+    layer.backward(dy)
+    expected = [grad.copy() for _, _, grad in layer.parameters()]
+    layer.forward(x)
+    assert layer.backward(dy, need_dx=False) is None
+    for (name, _, grad), want in zip(layer.parameters(), expected):
+        np.testing.assert_array_equal(grad, want, err_msg=name)
+    assert ReLU().backward(dy, need_dx=False) is None
+
+
+def test_kept_buffers_follow_the_batch_size():
+    """Batches of 3, then 1, then 3 again: each step matches the naive loops (the memory kept
+    from a larger batch serves a smaller one, and grows for a larger one)."""
+    conv, relu, full = Conv2D(2, 3, 3, rng=0), ReLU(), FullConv2D(3, 1, 2, rng=1)
+    for n, seed in ((3, 0), (1, 1), (3, 2)):
+        x = random((n, 2, 7, 6), seed, np.float32)
+        h = conv.forward(x)
+        np.testing.assert_allclose(h, naive.conv2d_forward(x, conv.W, conv.b), rtol=1e-4, atol=1e-5)
+        a = relu.forward(h)
+        y = full.forward(a)
+        np.testing.assert_allclose(y, naive.full_conv2d_forward(a, full.W, full.b, 2), rtol=1e-4, atol=1e-5)
+        dy = random(y.shape, seed + 10, np.float32)
+        da, dW2, db2 = naive.full_conv2d_backward(a, full.W, 2, dy)
+        np.testing.assert_allclose(full.backward(dy), da, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(full.dW, dW2, rtol=1e-4, atol=1e-4)
+        dh = relu.backward(da)
+        np.testing.assert_array_equal(dh, da * (a > 0))
+        dx, dW, db = naive.conv2d_backward(x, conv.W, dh)
+        np.testing.assert_allclose(conv.backward(dh), dx, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(conv.dW, dW, rtol=1e-4, atol=1e-4)
+
+
+def test_the_mapping_layer_output_is_fresh_and_inner_outputs_are_kept():
+    """The network's output (the mapping layer's) survives the next forward; a conv's does not."""
+    full, conv = FullConv2D(1, 1, 2, rng=0), Conv2D(1, 1, 2, rng=0)
+    x1, x2 = random((1, 1, 3, 3), 0, np.float32), random((1, 1, 3, 3), 1, np.float32)
+    y1 = full.forward(x1)
+    kept = y1.copy()
+    full.forward(x2)
+    np.testing.assert_array_equal(y1, kept)
+    assert conv.forward(x1) is not None and np.shares_memory(conv.forward(x1), conv.forward(x2))

@@ -61,3 +61,16 @@ def test_bad_architecture():
         Network.from_spec([{"type": "pool"}])
     with pytest.raises(ValueError, match="needs integer c_in, c_out and k"):
         Network.from_spec([{"type": "conv", "c_in": 1}])
+
+
+def test_backward_without_the_input_gradient():
+    """Training asks for no dX of the input: same gradients, no φᵀ of the first layer."""
+    net = tiny_colorizer(5)
+    x, u = synthetic_batch(np.random.default_rng(6), n=2)
+    dz = euclidean(net.forward(x), u, LO, HI)[1]
+    assert net.backward(dz).shape == x.shape
+    expected = [grad.copy() for _, _, grad in net.parameters()]
+    net.forward(x)
+    assert net.backward(dz, need_dx=False) is None
+    for (name, _, grad), want in zip(net.parameters(), expected):
+        np.testing.assert_array_equal(grad, want, err_msg=name)
