@@ -4,8 +4,10 @@ The network's chroma is blocky at patch seams; filtering U and V with the
 untouched luma Y as guide makes their edges follow the edges of Y.
 
 Every step is a mean over a (2r+1) x (2r+1) window. We compute those means
-with a summed-area table (cumulative sums), so the cost is O(H W) whatever
-the radius. Windows are truncated at the border and divided by the number of
+with running sums (a row enters the window's sum as the window reaches it and
+leaves it as the window passes, then the same along each row), so the cost is
+O(H W) whatever the radius; the loops are Numba kernels (:mod:`kernels.box`)
+that stream over all the quantities a step needs at once. Windows are truncated at the border and divided by the number of
 pixels they actually hold (He's ``boxfilter(ones) = N`` convention): no
 padding, so no invented pixels.
 
@@ -18,26 +20,15 @@ from numbers import Integral, Real
 
 import numpy as np
 
-
-def _window_bounds(n: int, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and one-past-last index of each truncated window along an axis."""
-    i = np.arange(n)
-    return np.clip(i - r, 0, n), np.clip(i + r + 1, 0, n)
+import kernels
 
 
-def _box_mean(img: np.ndarray, r: int) -> np.ndarray:
-    """Mean of a 2-D float64 image over truncated (2r+1)^2 windows, O(H W)."""
-    h, w = img.shape
-    # Summed-area table with a zero first row and column:
-    # S[i, j] = sum of img[:i, :j], so any rectangle sum is 4 lookups.
-    S = np.zeros((h + 1, w + 1))
-    S[1:, 1:] = img.cumsum(axis=0).cumsum(axis=1)
-    top, bottom = _window_bounds(h, r)
-    left, right = _window_bounds(w, r)
-    window_sum = (S[np.ix_(bottom, right)] - S[np.ix_(top, right)]
-                  - S[np.ix_(bottom, left)] + S[np.ix_(top, left)])
-    count = np.outer(bottom - top, right - left)
-    return window_sum / count
+def _box_mean(stack: np.ndarray, r: int) -> np.ndarray:
+    """Box means of a float64 (Q, H, W) stack of planes, all at once (:func:`kernels.box_mean`)."""
+    planes, _, width = stack.shape
+    out = np.empty_like(stack)
+    kernels.box_mean(stack, r, np.empty((2 * planes + 1, width)), out)
+    return out
 
 
 def _check_radius(radius: int) -> None:
@@ -90,20 +81,8 @@ def box_mean(img: np.ndarray, radius: int) -> np.ndarray:
     """
     img = _check_float(img, "img", "(H, W) or (H, W, C)")
     _check_radius(radius)
-    channels = img[..., None] if img.ndim == 2 else img
-    out = np.stack([_box_mean(channels[..., c].astype(np.float64), radius)
-                    for c in range(channels.shape[-1])], axis=-1)
-    return out.reshape(img.shape).astype(img.dtype)
-
-
-def _guided_filter_channel(I: np.ndarray, mean_I: np.ndarray, var_I: np.ndarray,
-                           p: np.ndarray, r: int, eps: float) -> np.ndarray:
-    """Guided filter of one float64 channel p; the guide statistics are given."""
-    mean_p = _box_mean(p, r)
-    cov_Ip = _box_mean(I * p, r) - mean_I * mean_p
-    a = cov_Ip / (var_I + eps)
-    b = mean_p - a * mean_I
-    return _box_mean(a, r) * I + _box_mean(b, r)
+    planes = np.moveaxis(img.reshape(img.shape[:2] + (-1,)), -1, 0).astype(np.float64)
+    return np.moveaxis(_box_mean(planes, radius), 0, -1).reshape(img.shape).astype(img.dtype)
 
 
 def guided_filter(I: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -165,12 +144,17 @@ def guided_filter(I: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.n
     if not isinstance(eps, Real) or not np.isfinite(eps) or eps <= 0:
         raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
 
-    I64 = I.astype(np.float64)
-    mean_I = _box_mean(I64, radius)           # shared by all channels of p
-    var_I = _box_mean(I64 * I64, radius) - mean_I * mean_I
-    channels = p[..., None] if p.ndim == 2 else p
-    q = np.stack([_guided_filter_channel(I64, mean_I, var_I,
-                                         channels[..., c].astype(np.float64),
-                                         radius, float(eps))
-                  for c in range(channels.shape[-1])], axis=-1)
-    return q.reshape(p.shape).astype(p.dtype)
+    # Two streaming passes, each a Numba loop: the box means of (I, I², p, I·p)
+    # row by row, turned at once into He's coefficients (a, b), a plane each
+    # per channel of p; then the box means of (a, b) and the output.
+    p3 = p.reshape(p.shape[:2] + (-1,))
+    if p3.dtype not in (np.float32, np.float64):
+        p3 = p3.astype(np.float64)
+    I = I if I.dtype in (np.float32, np.float64) else I.astype(np.float64)
+    height, width, channels = p3.shape
+    ab = np.empty((2 * channels, height, width))
+    kernels.guided_coefficients(I, p3, radius, float(eps), np.empty((3 * (2 + 2 * channels) + 1, width)), ab)
+    mean_ab = _box_mean(ab, radius)
+    q = np.empty(p3.shape, dtype=p3.dtype)
+    kernels.guided_output(mean_ab, I, q)
+    return q.reshape(p.shape).astype(p.dtype, copy=False)

@@ -5,6 +5,7 @@ argument and returns nothing: shape checks and allocation live in the Python
 wrappers of :mod:`vcnn` that call them. ``NUMBA_DISABLE_JIT=1`` turns every
 kernel back into the plain Python loop it is written as.
 """
+from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.elementwise import (
     bias_to_nchw,
     nchw_to_rows,
@@ -24,4 +25,5 @@ __all__ = [
     "relu_forward", "relu_backward", "bias_to_nchw", "nchw_to_rows",
     "conv_forward_direct", "conv_backward_direct",
     "full_conv_forward_direct", "full_conv_backward_direct",
+    "box_mean", "guided_coefficients", "guided_output",
 ]
