@@ -41,6 +41,7 @@ import kernels
 import vcnn
 from benchmarks.results import machine_lines, median_times, write_section
 from colorize import model as colorize_model
+from colorize.losses import euclidean
 from colorize.guided_filter import guided_filter
 from colorize.yuv import U_RANGE
 from vcnn import naive
@@ -85,7 +86,7 @@ def our_step(net, x, target, opt=None):
 
     def step():
         opt.zero_grad()
-        _, dz = vcnn.euclidean(net.forward(x), target, *U_RANGE)
+        _, dz = euclidean(net.forward(x), target, *U_RANGE)
         net.backward(dz, need_dx=False)
         opt.step()
     return step, opt
@@ -181,7 +182,7 @@ def naive_step(net, x, target):
                 a = naive.full_conv2d_forward(a, layer.W, layer.b, layer.k)
             else:
                 a = naive.conv2d_forward(a, layer.W, layer.b)
-        _, d = vcnn.euclidean(a, target, *U_RANGE)
+        _, d = euclidean(a, target, *U_RANGE)
         for layer, a in zip(reversed(net.layers), reversed(acts)):
             if isinstance(layer, ReLU):
                 d = d * (a > 0)
@@ -292,7 +293,7 @@ def per_layer(name, batch, runs=3) -> dict:
         a = x
         for i, layer in enumerate(net.layers):
             a = record((i, "forward"), layer.forward, a)
-        _, d = record(("loss", ""), vcnn.euclidean, a, target, *U_RANGE)
+        _, d = record(("loss", ""), euclidean, a, target, *U_RANGE)
         for i in reversed(range(len(net.layers))):
             layer = net.layers[i]
             d = record((i, "backward"), layer.backward, d, **({"need_dx": False} if i == 0 else {}))
@@ -336,7 +337,7 @@ def step_passes(name, batch) -> dict:
     for layer in net.layers:
         acts.append(a)
         a = layer.forward(a)
-    _, dz = vcnn.euclidean(a, target, *U_RANGE)
+    _, dz = euclidean(a, target, *U_RANGE)
     grads, d = [None] * len(net.layers), dz
     for i in reversed(range(len(net.layers))):
         grads[i] = d
@@ -359,7 +360,7 @@ def step_passes(name, batch) -> dict:
             passes[("mapping layer", "backward", label)] = lambda layer=layer, a=acts[i], g=grads[i]: (
                 layer.forward(a), layer.backward(g))
     opt = vcnn.SGD(net.parameters(), LR, MOMENTUM)
-    passes[("loss", "euclidean", "")] = lambda: vcnn.euclidean(a, target, *U_RANGE)
+    passes[("loss", "euclidean", "")] = lambda: euclidean(a, target, *U_RANGE)
     passes[("update", "zero_grad + momentum step", "")] = lambda: (opt.zero_grad(), opt.step())
     step, _ = our_step(net, x, target)
     passes[("whole step", "", "")] = step
