@@ -50,17 +50,11 @@ from vcnn.layers import Conv2D, FullConv2D, ReLU, _weight_gradient
 SECTION = "bench_train"
 PATCH = 64
 LR, MOMENTUM = 0.01, 0.9
-DEEP8 = {"channels": (32, 32, 32, 32, 32, 32, 16), "kernels": (11, 4, 3, 3, 3, 1, 1), "mapping": 12}
 
 
 def arch(name: str) -> list:
     """Layer specs of ``small``, ``paper`` or ``deep8`` (the bundled default's architecture)."""
-    try:
-        return colorize_model.parse_architecture(name)
-    except ValueError:
-        if name != "deep8":
-            raise
-    return colorize_model.architecture(DEEP8["channels"], DEEP8["kernels"], DEEP8["mapping"])
+    return colorize_model.parse_architecture(name)
 
 
 def describe(name: str) -> str:
@@ -85,7 +79,6 @@ def our_step(net, x, target, opt=None):
     opt = opt or vcnn.SGD(net.parameters(), LR, MOMENTUM)
 
     def step():
-        opt.zero_grad()
         _, dz = euclidean(net.forward(x), target, *U_RANGE)
         net.backward(dz, need_dx=False)
         opt.step()
@@ -297,7 +290,7 @@ def per_layer(name, batch, runs=3) -> dict:
         for i in reversed(range(len(net.layers))):
             layer = net.layers[i]
             d = record((i, "backward"), layer.backward, d, **({"need_dx": False} if i == 0 else {}))
-        record(("update", ""), lambda: (opt.zero_grad(), opt.step()))
+        record(("update", ""), opt.step)
         if run == 0:
             times.clear()
     med = {key: statistics.median(t) for key, t in times.items()}
@@ -361,7 +354,7 @@ def step_passes(name, batch) -> dict:
                 layer.forward(a), layer.backward(g))
     opt = vcnn.SGD(net.parameters(), LR, MOMENTUM)
     passes[("loss", "euclidean", "")] = lambda: euclidean(a, target, *U_RANGE)
-    passes[("update", "zero_grad + momentum step", "")] = lambda: (opt.zero_grad(), opt.step())
+    passes[("update", "momentum step", "")] = opt.step
     step, _ = our_step(net, x, target)
     passes[("whole step", "", "")] = step
     return passes
