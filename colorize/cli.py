@@ -445,6 +445,7 @@ def train(data, model_path, arch, channels, iterations, batch, lr, momentum, wei
     with progress:
         try:        # both are raised on every rank at the same step under MPI
             model = train_model(data, model_path, config, resume=resume, jobs=jobs, report=progress.report,
+                                note=lambda line: click.echo(f"note: {line}", err=True),
                                 overwrite=overwrite)
         except Interrupted as err:
             raise _Error(f"{err}; continue with --resume", exit_code=130, every_rank=True,

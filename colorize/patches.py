@@ -13,6 +13,8 @@ a resumed run and a run split over MPI ranks see the same batches:
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from pathlib import Path
 
@@ -194,6 +196,11 @@ class ShardData:
             scales.add(meta.get("long_side") if isinstance(meta, dict) else None)
         return np.concatenate(arrays), scales
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A hash of every training and validation pair: which data a checkpoint was trained on."""
+        return _fingerprint([self.train, self.val])
+
     def batch(self, seed: int, step: int, size: int) -> np.ndarray:
         n = len(self.train)
         first = step * size
@@ -224,11 +231,25 @@ class PhotoData:
         self.description = {"kind": "photos", "paths": [str(p) for p in np.atleast_1d(paths)],
                             "photos": len(self.photos), "gray_skipped": gray, "long_side": long_side}
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A hash of every photo's pixels (as shrunk): which data a checkpoint was trained on."""
+        return _fingerprint(self.photos)
+
     def batch(self, seed: int, step: int, size: int) -> np.ndarray:
         return random_windows(self.photos, size, np.random.default_rng([seed, step]), self.size)
 
     def validation(self, seed: int, count: int) -> np.ndarray:
         return random_windows(self.photos, count, np.random.default_rng([seed, VAL_SEED_OFFSET]), self.size)
+
+
+def _fingerprint(arrays) -> str:
+    """BLAKE2b of the arrays' shapes and bytes, in order (hex, 32 characters)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        digest.update(repr((a.dtype.str, a.shape)).encode())
+        digest.update(np.ascontiguousarray(a).data)
+    return digest.hexdigest()
 
 
 def open_data(path, size: int = 64, long_side: int | None = None):

@@ -243,10 +243,47 @@ def sigint_sets(flag, forward_to=()):
         signal.signal(signal.SIGINT, previous)
 
 
-def _save_checkpoint(path, net, opt, channel, step, config, log, elapsed):
+def _save_checkpoint(path, net, opt, channel, step, config, log, elapsed, data_fingerprint=None):
     arrays = {**network_arrays(net, "net."), **opt.state()}
     meta = {"channel": channel, "step": step, "config": config.fingerprint(), "log": log, "elapsed": elapsed}
+    if data_fingerprint is not None:
+        meta["data_fingerprint"] = data_fingerprint
     save_arrays(path, arrays, meta)
+
+
+def check_resume(model_path, config: "TrainConfig", data, note) -> None:
+    """Before resuming MODEL's checkpoints: refuse what cannot continue, say what is unusual.
+
+    Refuses (ValueError) a checkpoint past ``config.iterations``
+    (its weights are those of more steps than asked for) or made on other
+    data (its ``data_fingerprint`` differs from `data`'s); tells ``note``
+    when there is no checkpoint (training starts at step 0) or when one made
+    before fingerprints were recorded cannot be checked.
+    """
+    found = [checkpoint_path(model_path, c) for c in CHROMA_RANGES if checkpoint_path(model_path, c).exists()]
+    if not found:
+        note(f"--resume: no checkpoint of {model_path} ({checkpoint_path(model_path, 'u').name}) found; "
+             f"training starts at step 0")
+        return
+    for path in found:
+        _, meta = load_arrays(path)
+        _check_checkpoint_meta(meta, path)
+        if meta["step"] > config.iterations:
+            raise ValueError(f"checkpoint {path} is at step {meta['step']}, past --iterations {config.iterations}: "
+                             f"give --iterations {meta['step']} or more to continue it")
+        saved = meta.get("data_fingerprint")
+        if saved is None:
+            note(f"checkpoint {path.name} does not record its training data (made by an older version): "
+                 f"resuming on {data_path_of(data)} unchecked")
+        elif saved != data.fingerprint:
+            raise ValueError(f"checkpoint {path} was trained on other data than {data_path_of(data)} "
+                                f"(fingerprint {saved[:12]}, this data {data.fingerprint[:12]}); "
+                                f"resume on the same data, or start a new model")
+
+
+def data_path_of(data) -> str:
+    """The data's folder or paths, as the user gave them, for messages."""
+    return str(data.description.get("folder") or ", ".join(data.description.get("paths") or []))
 
 
 def _check_checkpoint_meta(meta: dict, path) -> None:
@@ -380,7 +417,8 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
     def save():
         check_weights()
         if lead:
-            _save_checkpoint(ckpt, net, opt, channel, step, config, log, time.perf_counter() - started)
+            _save_checkpoint(ckpt, net, opt, channel, step, config, log, time.perf_counter() - started,
+                             data.fingerprint)
         saved["step"] = step
 
     while step < config.iterations:
@@ -511,7 +549,8 @@ def _check_outputs(data_path, model_path: Path, overwrite: bool) -> None:
 
 
 def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs: int = 1,
-          report=None, comm: Communicator | None = None, overwrite: bool = False) -> ColorizationModel | None:
+          report=None, comm: Communicator | None = None, overwrite: bool = False,
+          note=None) -> ColorizationModel | None:
     """Train both networks on ``data_path`` (shard folder or photos) and write ``model_path``.
 
     Parameters
@@ -536,6 +575,10 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
         over the K ranks; U is trained, then V.
     overwrite : bool
         Replace an existing model file.
+    note : callable(str), optional
+        Told what is worth knowing but not an error (``--resume`` found no
+        checkpoint, an old checkpoint without a data fingerprint); default:
+        silence. Rank 0 only.
 
     Returns
     -------
@@ -565,6 +608,8 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     _check_outputs(data_path, model_path, overwrite or (resume and bool(existing)))
     report = report or (lambda channel, step, loss: None)
     data = open_data(data_path, config.patch, config.long_side)
+    if resume and comm.rank == 0:
+        check_resume(model_path, config, data, note or (lambda line: None))
     if jobs == 2:
         _train_parallel(data_path, config, model_path, resume, report)
     else:

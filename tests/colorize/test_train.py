@@ -17,7 +17,7 @@ from colorize.cli import main
 from colorize.model import ColorizationModel, architecture
 from colorize.patches import PhotoData, ShardData
 from colorize.train import TrainConfig, TrainingError, checkpoint_path, train
-from vcnn.modelfile import load_arrays
+from vcnn.modelfile import load_arrays, save_arrays
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--arch", "small", "--channels", "4,4,4,2", "--batch", "2", "--lr", "5", "--momentum", "0",
@@ -323,3 +323,34 @@ def test_progress_shows_running_means_and_no_eta_before_steps_are_timed(monkeypa
     assert shown[-1].endswith("ETA 0:00:15")           # 1 s per step since warm-up, 15 of 20 steps left
     mean = 0.9 * 1.0 * 0.1 + 0.1 * 3.0                  # running mean of 1 and 3, debiased
     assert shown[1].startswith(f"u euclidean {mean / (1 - 0.9 ** 2):.5f}")
+
+
+def test_resume_gaps_are_refused_or_said(photos, tmp_path):
+    """Issue 12, item 9: other data refused, a step past --iterations refused, no checkpoint said, old
+    checkpoints without a data fingerprint accepted with a note."""
+    model = tmp_path / "m.npz"
+    assert run("train", photos, "-o", model, "--iterations", 2, *TINY).exit_code == 0
+    for channel in "uv":
+        assert len(load_arrays(checkpoint_path(model, channel))[1]["data_fingerprint"]) == 32
+
+    past = run("train", photos, "-o", model, "--iterations", 1, "--resume")
+    assert past.exit_code == 1 and "is at step 2, past --iterations 1" in past.stderr
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for p in sorted(photos.iterdir())[:2]:
+        (other / p.name).write_bytes(p.read_bytes())
+    refused = run("train", other, "-o", model, "--iterations", 3, "--resume")
+    assert refused.exit_code == 1 and "was trained on other data" in refused.stderr
+
+    for channel in "uv":                             # as a checkpoint written before fingerprints were
+        path = checkpoint_path(model, channel)
+        arrays, meta = load_arrays(path)
+        del meta["data_fingerprint"], meta["format_version"]
+        save_arrays(path, arrays, meta)
+    old = run("train", photos, "-o", model, "--iterations", 3, "--resume")
+    assert old.exit_code == 0, old.output
+    assert "note: checkpoint m.ckpt-u.npz does not record its training data" in old.stderr
+
+    fresh = run("train", photos, "-o", tmp_path / "new.npz", "--iterations", 1, "--resume", *TINY)
+    assert fresh.exit_code == 0 and "note: --resume: no checkpoint of" in fresh.stderr
