@@ -250,7 +250,11 @@ def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, 
     INPUT is an image file (PNG, JPEG, TIFF, BMP; gray or colour, 8 or 16
     bit) or a folder of them (its *_colorized.* files are skipped). Colour
     inputs are reduced to their luminance and colorized anew. The output
-    keeps the input's luminance, alpha channel and bit depth.
+    keeps the input's luminance and transparency (an alpha channel, or a
+    palette or colour-key tRNS entry, written as alpha); it is 16-bit when
+    the input is read at 16 bits (gray and gray+alpha; Pillow reads 16-bit
+    colour at 8 bits), 8-bit otherwise. Images over 100 megapixels are
+    refused (COLORIZE_MAX_PIXELS raises the limit).
 
     \b
     Example:

@@ -72,8 +72,12 @@ def max_pixels() -> int:
     return int(value)
 
 
-def _check_size(path: Path, limit: int) -> None:
-    """Refuse, from the header alone, a file that cannot be opened or holds more than `limit` pixels."""
+def _check_size(path: Path, limit: int) -> bool:
+    """Refuse, from the header alone, a file that cannot be opened or holds more than `limit` pixels.
+
+    Returns whether its transparency is a palette entry or a colour key
+    (Pillow's ``transparency``: a PNG ``tRNS`` chunk, a GIF's), not a channel.
+    """
     too_large = (f"more than the limit of {limit:,} pixels (set the environment variable "
                  f"{MAX_PIXELS_VARIABLE} to raise it; memory grows with the pixels)")
     previous = Image.MAX_IMAGE_PIXELS
@@ -83,6 +87,7 @@ def _check_size(path: Path, limit: int) -> None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
+                keyed = "transparency" in image.info and image.mode in ("P", "L", "RGB", "1", "I", "I;16")
     except Image.DecompressionBombError:
         raise ImageError(f"cannot read image {path}: {too_large}") from None
     except (Image.UnidentifiedImageError, SyntaxError, ValueError, EOFError, struct.error):
@@ -93,11 +98,12 @@ def _check_size(path: Path, limit: int) -> None:
         Image.MAX_IMAGE_PIXELS = previous
     if width * height > limit:
         raise ImageError(f"cannot read image {path}: {width}x{height} pixels, {too_large}")
+    return keyed
 
 
 def _decode(path: Path) -> np.ndarray:
     """Pixels of the first frame, EXIF orientation applied, in their own dtype."""
-    _check_size(path, max_pixels())
+    keyed = _check_size(path, max_pixels())
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None           # checked above: no warning for large images within our limit
     try:
@@ -109,6 +115,8 @@ def _decode(path: Path) -> np.ndarray:
             try:
                 mode = file.metadata(index=0).get("mode")
                 target = None if mode in _NATIVE_MODES else ("RGBA" if mode[-1] in "Aa" else "RGB")
+                if keyed:               # a palette entry or colour key made transparent: an alpha channel
+                    target = "LA" if mode in ("L", "1") else "RGBA"
                 return file.read(index=0, rotate=True, mode=target)
             except MemoryError:
                 raise ImageError(f"cannot read image {path}: not enough memory to decode it") from None
@@ -153,7 +161,9 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     -----
     8-bit data is divided by 255, 16-bit data by 65535. Gray, gray + alpha,
     RGB and RGBA are read at their depth, except 16-bit colour, which Pillow
-    decodes to 8 bits per channel (it has no 16-bit RGB mode). Multi-frame
+    decodes to 8 bits per channel (it has no 16-bit RGB mode). Transparency
+    stored as a palette entry or a colour key (PNG ``tRNS``) becomes the
+    alpha channel, like a stored one. Multi-frame
     files (TIFF stacks, GIF) give their first frame.
     """
     path = Path(path)

@@ -216,3 +216,18 @@ def test_fit_long_side_only_ever_shrinks():
     assert fit_long_side(image, 320).shape == (200, 320, 3)
     assert fit_long_side(image, 2000) is image and fit_long_side(image, None) is image
     assert fit_long_side(np.zeros((1000, 3)), 10).shape == (10, 1)          # a side never reaches 0
+
+
+@pytest.mark.parametrize("mode,transparency", [("P", 3), ("L", 50), ("RGB", (50, 50, 50))])
+def test_palette_and_colour_key_transparency_become_alpha(tmp_path, mode, transparency):
+    """Issue 12, item 6: a tRNS entry is transparency as much as an alpha channel is."""
+    levels = (np.arange(16, dtype=np.uint8).reshape(4, 4) * (1 if mode == "P" else 10))
+    image = Image.fromarray(np.dstack([levels] * 3) if mode == "RGB" else levels)
+    if mode == "P":
+        image = image.convert("P")
+    path = tmp_path / "keyed.png"
+    image.save(path, transparency=transparency)
+    rgb, info = read_image(path)
+    assert info.alpha is not None and rgb.shape == (4, 4, 3)
+    transparent = np.argwhere(info.alpha == 0).tolist()
+    assert transparent == ([[0, 3]] if mode == "P" else [[1, 1]]) and info.alpha.sum() == 15
