@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import sys
 from colorize.batch import check_output, prepare_folder
 from colorize.cli import main
 from colorize.model import ColorizationModel, architecture
