@@ -34,6 +34,8 @@ BATCH = 16
 #: and the guided filter's radius (any radius beyond the image's side filters
 #: as the image's side does).
 MAX_BATCH, MAX_RADIUS = 256, 100_000
+#: Pixels per strip of `guided_filter_in_strips` (each strip also reads 2r rows either side).
+STRIP_PIXELS = 4_000_000
 #: Bins of `equalize`: one per 16-bit level, so 8-bit levels land in distinct bins too.
 EQUALIZE_BINS = 2 ** 16
 
@@ -145,6 +147,44 @@ def check_options(refine: bool = True, radius: int = RADIUS, eps: float = EPS,
         if isinstance(radius, Integral) and radius > MAX_RADIUS:
             raise ValueError(f"radius must be at most {MAX_RADIUS}, got {radius}")
         guided_filter(np.zeros((1, 1)), np.zeros((1, 1)), radius, eps)
+
+
+def guided_filter_in_strips(I: np.ndarray, p: np.ndarray, radius: int, eps: float,
+                            rows: int | None = None) -> np.ndarray:
+    """`colorize.guided_filter.guided_filter`, computed in horizontal strips: the same output, less memory.
+
+    Parameters
+    ----------
+    I, p, radius, eps
+        As in `guided_filter`.
+    rows : int, optional
+        Output rows per strip (default: STRIP_PIXELS / width, at least 1).
+
+    Returns
+    -------
+    q : ndarray, like `p`
+
+    Notes
+    -----
+    The output at a pixel depends only on the pixels within 2r rows of it
+    (its coefficients are means over windows of radius r, of statistics over
+    windows of radius r), and windows are truncated at the image's own
+    border, not the strip's. So each strip is filtered with 2r rows of
+    context above and below, and its own rows kept: exact, up to float
+    rounding. The float64 temporaries of the filter (about 100 bytes per
+    pixel) are then those of one strip plus its context.
+    """
+    h, w = np.shape(I)[:2]
+    rows = max(1, STRIP_PIXELS // max(w, 1)) if rows is None else int(rows)
+    if h <= rows:
+        return guided_filter(I, p, radius, eps)
+    margin = 2 * radius
+    q = np.empty(np.shape(p), np.asarray(p).dtype)
+    for top in range(0, h, rows):
+        bottom = min(top + rows, h)
+        first, last = max(0, top - margin), min(h, bottom + margin)
+        q[top:bottom] = guided_filter(I[first:last], p[first:last], radius, eps)[top - first:bottom - first]
+    return q
 
 
 def colorize_y(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
@@ -298,7 +338,7 @@ def colorize_yuv(gray_or_y: np.ndarray, model, refine: bool = True, radius: int 
     raw = np.concatenate([y[..., None], uv], axis=-1)
     refined = None
     if refine:
-        refined = np.concatenate([y[..., None], guided_filter(y, uv, radius, eps)], axis=-1)
+        refined = np.concatenate([y[..., None], guided_filter_in_strips(y, uv, radius, eps)], axis=-1)
     return ColorizedYUV(raw, refined)
 
 

@@ -216,3 +216,17 @@ def test_colorize_yuv_refines_at_full_size_after_predicting_small():
     np.testing.assert_allclose(result.refined[..., 1:], guided_filter(y, result.raw[..., 1:], 4, 1e-4), atol=1e-6)
     model.long_side = None
     assert np.abs(colorize_yuv(y, model, refine=False).raw[..., 1:] - result.raw[..., 1:]).max() > 1e-4
+
+
+@pytest.mark.parametrize("rows,radius", [(7, 3), (1, 2), (5, 0), (40, 4)])
+def test_guided_filter_in_strips_equals_the_whole_image(rows, radius):
+    """Issue 12, item 2: strips with 2r rows of context give the whole-image filter's output."""
+    from colorize.guided_filter import guided_filter
+    from colorize.infer import guided_filter_in_strips
+    g = np.random.default_rng(5)
+    y = g.random((37, 23)).astype(np.float32)
+    uv = g.uniform(-0.4, 0.4, (37, 23, 2)).astype(np.float32)
+    whole = guided_filter(y, uv, radius, 1e-3)
+    strips = guided_filter_in_strips(y, uv, radius, 1e-3, rows=rows)
+    assert strips.dtype == whole.dtype and strips.shape == whole.shape
+    np.testing.assert_allclose(strips, whole, atol=1e-6)
