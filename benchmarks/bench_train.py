@@ -265,7 +265,12 @@ def layer_label(index, layer) -> str:
         return f"{index}: mapping {layer.c_in}→{layer.c_out}·{layer.k}²"
     if isinstance(layer, ReLU):
         return f"{index}: ReLU"
-    return f"{index}: conv {layer.k}×{layer.k} {layer.c_in}→{layer.c_out}"
+    return f"{index}: conv {layer.k}×{layer.k} {layer.c_in}→{layer.c_out}" + (" + ReLU" if layer.relu else "")
+
+
+def run_layers(net) -> list:
+    """The layers as the network runs them (a ReLU after a conv runs inside it, where fused)."""
+    return list(getattr(net, "steps", net.layers))
 
 
 def per_layer(name, batch, runs=3) -> dict:
@@ -282,19 +287,20 @@ def per_layer(name, batch, runs=3) -> dict:
         times.setdefault(key, []).append(time.perf_counter() - start)
         return result
 
+    layers = run_layers(net)
     for run in range(runs + 1):                      # run 0 warms up
         a = x
-        for i, layer in enumerate(net.layers):
+        for i, layer in enumerate(layers):
             a = record((i, "forward"), layer.forward, a)
         _, d = record(("loss", ""), euclidean, a, target, *U_RANGE)
-        for i in reversed(range(len(net.layers))):
-            layer = net.layers[i]
+        for i in reversed(range(len(layers))):
+            layer = layers[i]
             d = record((i, "backward"), layer.backward, d, **({"need_dx": False} if i == 0 else {}))
         record(("update", ""), opt.step)
         if run == 0:
             times.clear()
     med = {key: statistics.median(t) for key, t in times.items()}
-    labels = {i: layer_label(i, layer) for i, layer in enumerate(net.layers)}
+    labels = {i: layer_label(i, layer) for i, layer in enumerate(layers)}
     return {"layers": [(labels[i], med[(i, "forward")], med[(i, "backward")]) for i in labels],
             "loss": med[("loss", "")], "update": med[("update", "")]}
 
@@ -311,8 +317,8 @@ def conv_passes(layer: Conv2D, x, dy, first: bool) -> dict:
     passes = {
         ("φ", "φ"): lambda: vcnn.phi(x, k, out=cols),
         ("GEMM", "Y = W·φ(X)"): lambda: np.matmul(W, cols, out=rows),
-        ("reshuffle", "bias + Y → NCHW"): lambda: kernels.bias_to_nchw(rows, layer.b, y),
-        ("reshuffle", "dY → rows, db"): lambda: kernels.nchw_to_rows(dy3, rows, db),
+        ("reshuffle", "bias + Y → NCHW"): lambda: kernels.bias_to_nchw(rows, layer.b, y, layer.relu),
+        ("reshuffle", "dY → rows, db"): lambda: kernels.nchw_to_rows(dy3, rows, db, y if layer.relu else None),
         ("GEMM", "dW = dY·φ(X)ᵀ"): lambda: _weight_gradient(rows, cols, dW),
     }
     if not first:
@@ -326,17 +332,18 @@ def step_passes(name, batch) -> dict:
     specs = arch(name)
     net = colorize_model.init_network(specs, 0, "u")
     x, target = data(batch, specs)
+    layers = run_layers(net)
     acts, a = [], x
-    for layer in net.layers:
+    for layer in layers:
         acts.append(a)
-        a = layer.forward(a)
+        a = layer.forward(a).copy()
     _, dz = euclidean(a, target, *U_RANGE)
-    grads, d = [None] * len(net.layers), dz
-    for i in reversed(range(len(net.layers))):
+    grads, d = [None] * len(layers), dz
+    for i in reversed(range(len(layers))):
         grads[i] = d
-        d = net.layers[i].backward(d) if i else None
+        d = layers[i].backward(d).copy() if i else None
     passes = {}
-    for i, layer in enumerate(net.layers):
+    for i, layer in enumerate(layers):
         label = layer_label(i, layer)
         if isinstance(layer, Conv2D):
             for (cat, what), fn in conv_passes(layer, acts[i], grads[i], i == 0).items():

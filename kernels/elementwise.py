@@ -28,23 +28,25 @@ def relu_backward(y, dy, dx):
 
 
 @njit(cache=True)
-def bias_to_nchw(rows, b, y):
-    """y[n, c, p] = rows[c, n·P + p] + b[c], with y shaped (N, C, P)."""
+def bias_to_nchw(rows, b, y, relu=False):
+    """y[n, c, p] = rows[c, n·P + p] + b[c], with y shaped (N, C, P); with ``relu``, max(that, 0)."""
     n_batch, channels, plane = y.shape
     for c in range(channels):
         bias = b[c]
         for n in range(n_batch):
             start = n * plane
             for p in range(plane):
-                y[n, c, p] = rows[c, start + p] + bias
+                v = rows[c, start + p] + bias
+                y[n, c, p] = v if (v > 0 or not relu) else 0.0
 
 
 @njit(cache=True)
-def nchw_to_rows(dy, rows, db):
+def nchw_to_rows(dy, rows, db, y=None):
     """rows[c, n·P + p] = dy[n, c, p] and db[c] = Σ dy[:, c, :].
 
     The inverse reshuffle of :func:`bias_to_nchw`, with the bias gradient
-    summed on the way.
+    summed on the way. Given the rectified output ``y`` of a ReLU fused into
+    :func:`bias_to_nchw`, dy passes only where y > 0 (ReLU's backward).
     """
     n_batch, channels, plane = dy.shape
     for c in range(channels):
@@ -53,6 +55,8 @@ def nchw_to_rows(dy, rows, db):
             start = n * plane
             for p in range(plane):
                 v = dy[n, c, p]
+                if y is not None and not y[n, c, p] > 0:
+                    v = 0.0
                 rows[c, start + p] = v
                 total += v
         db[c] = total

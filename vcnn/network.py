@@ -1,7 +1,7 @@
 """A network: a sequence of layers, run forward in order and backward in reverse."""
 import numpy as np
 
-from vcnn.layers import layer_from_spec
+from vcnn.layers import Conv2D, ReLU, layer_from_spec
 
 
 class Network:
@@ -24,6 +24,16 @@ class Network:
 
     def __init__(self, layers):
         self.layers = list(layers)
+        # A ReLU right after a conv runs inside it (Conv2D.relu: bias, ReLU and the
+        # reshuffle in one pass, and its mask in the backward reshuffle); ``steps``
+        # is the list of layers as they run. The ReLU stays in ``layers`` and in
+        # the spec: the model is the same, only the passes over memory are fewer.
+        self.steps = []
+        for layer in self.layers:
+            if isinstance(layer, ReLU) and self.steps and type(self.steps[-1]) is Conv2D:
+                self.steps[-1].relu = True
+                continue
+            self.steps.append(layer)
 
     @classmethod
     def from_spec(cls, specs, rng=None, dtype=np.float32) -> "Network":
@@ -37,16 +47,16 @@ class Network:
         return [layer.spec() for layer in self.layers]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
+        for layer in self.steps:
             x = layer.forward(x)
         return x
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Every layer's backward, last to first; returns dL/dx of the input, or None with
         ``need_dx=False`` (training: the first layer then skips its dX GEMM and φᵀ)."""
-        for layer in reversed(self.layers[1:]):
+        for layer in reversed(self.steps[1:]):
             dy = layer.backward(dy)
-        first = self.layers[0]
+        first = self.steps[0]
         return first.backward(dy) if need_dx else first.backward(dy, need_dx=False)
 
     def parameters(self):

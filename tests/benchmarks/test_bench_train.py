@@ -43,12 +43,12 @@ def test_naive_step_takes_our_step():
 
 def test_breakdown_names_every_layer_and_pass():
     layers = bench_train.per_layer("small", 1, runs=1)
-    assert len(layers["layers"]) == 9 and layers["update"] > 0
+    assert len(layers["layers"]) == 5 and layers["update"] > 0          # each ReLU runs inside its conv
     passes = bench_train.breakdown("small", 1, runs=1)
     categories = {key[0] for key in passes}
-    assert {"φ", "GEMM", "φᵀ", "reshuffle", "ReLU", "mapping layer", "update", "whole step"} <= categories
+    assert {"φ", "GEMM", "φᵀ", "reshuffle", "mapping layer", "update", "whole step"} <= categories
     text = bench_train.breakdown_tables("small", 1, layers, passes)
-    assert "0: conv 11×11 1→32" in text and "8: mapping 16→1·8²" in text and "rest" in text
+    assert "0: conv 11×11 1→32 + ReLU" in text and "4: mapping 16→1·8²" in text and "rest" in text
 
 
 def test_guided_filter_and_report(rows):

@@ -150,3 +150,25 @@ def test_the_mapping_layer_output_is_fresh_and_inner_outputs_are_kept():
     full.forward(x2)
     np.testing.assert_array_equal(y1, kept)
     assert conv.forward(x1) is not None and np.shares_memory(conv.forward(x1), conv.forward(x2))
+
+
+@pytest.mark.parametrize("n,c_in,c_out,k,h,w", CONV_CASES[1:4])
+def test_conv_with_fused_relu_matches_naive(n, c_in, c_out, k, h, w):
+    """relu=True: y = max(naive conv, 0); backward masks dy by [y > 0] before the conv's gradients."""
+    layer = Conv2D(c_in, c_out, k, rng=0, dtype=np.float64, relu=True)
+    layer.b[:] = random(c_out, 1)
+    x = random((n, c_in, h, w), 2)
+    y = layer.forward(x)
+    h_naive = naive.conv2d_forward(x, layer.W, layer.b)
+    np.testing.assert_allclose(y, np.maximum(h_naive, 0), rtol=1e-12, atol=1e-12)
+    dy = random(y.shape, 3)
+    dx, dW, db = naive.conv2d_backward(x, layer.W, dy * (h_naive > 0))
+    np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
+
+
+def test_conv_with_fused_relu_gradients():
+    layer = Conv2D(2, 3, 3, rng=0, dtype=np.float64, relu=True)
+    layer.b[:] = [0.3, -0.2, 0.1]               # some outputs on each side of the kink
+    check_layer(layer, random((2, 2, 6, 5), 1))

@@ -74,3 +74,24 @@ def test_backward_without_the_input_gradient():
     assert net.backward(dz, need_dx=False) is None
     for (name, _, grad), want in zip(net.parameters(), expected):
         np.testing.assert_array_equal(grad, want, err_msg=name)
+
+
+def test_a_relu_after_a_conv_runs_inside_it_with_the_same_numbers():
+    """The network fuses each conv + ReLU pair; its step is bit for bit the layer-by-layer one."""
+    fused, plain = tiny_colorizer(7), tiny_colorizer(7)
+    assert [type(layer).__name__ for layer in fused.steps] == ["Conv2D"] * 4 + ["FullConv2D"]
+    assert all(layer.relu for layer in fused.steps[:4]) and len(fused.layers) == 9
+    assert [spec["type"] for spec in fused.spec()].count("relu") == 4       # the model itself is unchanged
+    x, u = synthetic_batch(np.random.default_rng(8), n=2)
+    a = x
+    for layer in plain.layers:
+        layer.relu = False
+        a = layer.forward(a)
+    np.testing.assert_array_equal(fused.forward(x), a)
+    dz = squared_error(a, u)[1]
+    d = dz
+    for layer in reversed(plain.layers):
+        d = layer.backward(d)
+    np.testing.assert_array_equal(fused.backward(dz), d)
+    for (name, _, g1), (_, _, g2) in zip(fused.parameters(), plain.parameters()):
+        np.testing.assert_array_equal(g1, g2, err_msg=name)
