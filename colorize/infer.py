@@ -403,5 +403,12 @@ def colorize_image(gray_or_y: np.ndarray, model, refine: bool = True, radius: in
     (3, 5, 3)
     """
     result = colorize_yuv(gray_or_y, model, refine, radius, eps, batch, equalize)
-    return yuv_to_rgb_in_gamut(result.refined if refine else result.raw)
+    yuv = result.refined if refine else result.raw
+    del result                                  # the other of the two is freed here
+    rows, rgb = max(1, STRIP_PIXELS // yuv.shape[1]), None
+    for top in range(0, len(yuv), rows):        # pixel by pixel: strips bound the temporaries
+        part = yuv_to_rgb_in_gamut(yuv[top:top + rows])
+        rgb = np.empty(yuv.shape, part.dtype) if rgb is None else rgb
+        rgb[top:top + rows] = part
+    return rgb
 

@@ -230,3 +230,16 @@ def test_guided_filter_in_strips_equals_the_whole_image(rows, radius):
     strips = guided_filter_in_strips(y, uv, radius, 1e-3, rows=rows)
     assert strips.dtype == whole.dtype and strips.shape == whole.shape
     np.testing.assert_allclose(strips, whole, atol=1e-6)
+
+
+def test_colorize_image_converts_to_rgb_in_strips_with_the_same_result(monkeypatch):
+    """Issue 12, item 2: the pixel-wise YUV -> RGB conversion in strips changes nothing."""
+    import colorize.infer as infer
+    from colorize.model import ColorizationModel, architecture
+    model = ColorizationModel(architecture((2, 2, 2, 2)), rng=3)
+    y = np.random.default_rng(6).random((29, 11)).astype(np.float32)
+    whole = infer.yuv_to_rgb_in_gamut(infer.colorize_yuv(y, model, radius=3).refined)
+    monkeypatch.setattr(infer, "STRIP_PIXELS", 40)              # strips of 3 rows
+    strips = infer.colorize_image(y, model, radius=3)
+    assert strips.dtype == whole.dtype
+    np.testing.assert_allclose(strips, whole, atol=1e-6)        # the guided filter's strips: float rounding
