@@ -422,13 +422,13 @@ def write_strip(path: Path, photos: list, compare_dirs: list) -> tuple:
     """One PNG: a row per photo, columns gray | each variant's output | truth, no text.
 
     The cells are cut from ``colorize.evaluate``'s comparison strips (gray |
-    network [| refined] | truth, each as wide as the photo): the output is
-    always the last cell but one. Returns (height, width) of the PNG.
+    network [| refined] | truth, each as wide as the photo, under a caption
+    row): the photo's last h rows, and the output is always the last cell but one. Returns (height, width) of the PNG.
     """
     rows = []
     for photo in photos:
-        strips = [read_image(d / f"{photo.stem}{STRIP_SUFFIX}.png")[0] for d in compare_dirs]
-        w = read_image(photo)[0].shape[1]
+        h, w = read_image(photo)[0].shape[:2]
+        strips = [read_image(d / f"{photo.stem}{STRIP_SUFFIX}.png")[0][-h:] for d in compare_dirs]  # no caption
         cells = [strips[0][:, :w]] + [s[:, -2 * w:-w] for s in strips] + [strips[0][:, -w:]]
         rows.append([resize(c, STRIP_CELL_HEIGHT, round(c.shape[1] * STRIP_CELL_HEIGHT / c.shape[0]))
                      for c in cells])

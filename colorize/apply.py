@@ -16,13 +16,13 @@ import numpy as np
 
 from colorize.batch import (BatchResult, Progress, Report, check_output, find_images, output_paths, prepare_folder,
                             run_batch)
-from colorize.images import ImageInfo, read_image, write_png
+from colorize.images import OUTPUT_SUFFIX, ImageInfo, read_image, write_png
 from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_image
 from colorize.model import load_model
 from colorize.parallel import Communicator, world
 
 #: Appended to the input's stem to name its output.
-SUFFIX = "_colorized"
+SUFFIX = OUTPUT_SUFFIX
 
 
 def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, overwrite: bool = False,
@@ -118,8 +118,7 @@ def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, over
     check_options(refine, radius, eps, batch)
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
-    images, missing = find_images(inputs, skip_suffix=SUFFIX,
-                                  report=report if (comm or world()).rank == 0 else None)
+    images, missing = find_images(inputs, report=report if (comm or world()).rank == 0 else None)
     prepare_folder(out_dir)
     targets, refused = output_paths(images, out_dir, SUFFIX, overwrite=overwrite)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from colorize.images import ImageError, list_images
+from colorize.images import OUTPUT_SUFFIX, ImageError, list_images
 from colorize.parallel import Communicator
 from vcnn.atomic import temp_path_for
 
@@ -50,20 +50,17 @@ class BatchResult:
 
 
 def find_images(inputs: str | os.PathLike | Iterable[str | os.PathLike],
-                skip_suffix: str | None = None, report: Report | None = None) -> tuple[list[Path], dict[Path, str]]:
+                report: Report | None = None) -> tuple[list[Path], dict[Path, str]]:
     """Expand files and folders into image files, collecting missing paths instead of raising.
 
     Parameters
     ----------
     inputs : path or iterable of paths
         Files are taken as given; folders give their images (see
-        `colorize.images.list_images`).
-    skip_suffix : str, optional
-        Files found *in folders* whose stem ends with it are left out (our own
-        outputs, e.g. ``cat_colorized.png``, when a folder is processed
-        again). Files named explicitly are always kept.
+        `colorize.images.list_images`: this tool's ``*_colorized.*`` outputs
+        are left out of folders).
     report : callable str -> None, optional
-        Told, in one ``note:`` line per folder, which files were left out.
+        Told, in one ``note:`` line per folder, which outputs were left out.
 
     Returns
     -------
@@ -74,18 +71,16 @@ def find_images(inputs: str | os.PathLike | Iterable[str | os.PathLike],
         inputs = [inputs]
     images, missing, seen = [], {}, set()
     for path in map(Path, inputs):
+        skipped = []
         try:
-            found = list_images(path)
+            found = list_images(path, skipped)
         except ImageError as err:
             missing[path] = str(err)
             continue
-        if path.is_dir() and skip_suffix:
-            skipped = [f for f in found if f.stem.endswith(skip_suffix)]
-            found = [f for f in found if not f.stem.endswith(skip_suffix)]
-            if skipped and report is not None:
-                report(f"note: skipped {len(skipped)} file{'s' * (len(skipped) > 1)} named *{skip_suffix}.* in "
-                       f"{path} (outputs of an earlier run; name a file to process it): {skipped[0].name}"
-                       + (" …" if len(skipped) > 1 else ""))
+        if skipped and report is not None:
+            report(f"note: skipped {len(skipped)} file{'s' * (len(skipped) > 1)} named *{OUTPUT_SUFFIX}.* in "
+                   f"{path} (outputs of an earlier run; name a file to process it): {skipped[0].name}"
+                   + (" …" if len(skipped) > 1 else ""))
         for f in found:
             if f.resolve() not in seen:
                 seen.add(f.resolve())

@@ -313,6 +313,8 @@ def evaluate(photos, json_path, compare_dir, mean_chroma, overwrite, model_name,
                               json_path=json_path, overwrite=overwrite, report=_report,
                               progress=_progress("evaluating"))
     click.echo(format_table(results))
+    if not results["count"] and results["gray_skipped"] and not results["failed"]:
+        raise _Error(f"no colour photos to score in {', '.join(map(str, photos))}: only gray ones")
     _exit_status(results["failed"], results["count"], photos)
 
 

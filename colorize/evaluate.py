@@ -15,9 +15,10 @@ import math
 import os
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from colorize.batch import Progress, Report, check_output, find_images, output_paths, prepare_folder, run_batch
-from colorize.images import read_image, write_png
+from colorize.images import is_gray, read_image, skipped_gray, write_png
 from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_yuv, yuv_to_rgb_in_gamut
 from colorize.metrics import image_metrics
 from colorize.model import load_model
@@ -26,10 +27,18 @@ from vcnn.atomic import atomic_path
 
 #: Appended to a photo's stem to name its comparison strip.
 STRIP_SUFFIX = "_compare"
-#: Table columns: metric key, heading, decimals; each column is COLUMN_WIDTH wide.
-COLUMNS = (("psnr_rgb", "PSNR-RGB", 2), ("psnr_uv", "PSNR-UV", 2), ("mae_chroma", "MAE-UV", 4),
-           ("auc", "AuC", 3), ("colourfulness_pred", "colourful", 1), ("colourfulness_true", "truth", 1))
+#: Table columns: metric key, heading, decimals, which way is better, what it is; each COLUMN_WIDTH wide.
+COLUMNS = (("psnr_rgb", "PSNR-RGB", 2, "higher", "PSNR of the RGB image against the photo, dB"),
+           ("psnr_uv", "PSNR-UV", 2, "higher", "PSNR of the chroma U, V alone, dB"),
+           ("mae_chroma", "MAE-UV", 4, "lower", "mean absolute error of U, V"),
+           ("auc", "AuC", 3, "higher", "area under the curve of pixels within a chroma error, thresholds "
+                                       "0-150 of 255 (1: every pixel exact)"),
+           ("colourfulness_pred", "colourful", 1, "~truth", "colourfulness of the output (Hasler, Suesstrunk)"),
+           ("colourfulness_true", "truth", 1, "", "colourfulness of the photo itself"))
 COLUMN_WIDTH = 10
+#: The comparison strip's columns, left to right, and the height of its caption row (pixels).
+STRIP_COLUMNS = {"gray": "gray input", "network": "network", "refined": "refined", "truth": "truth"}
+CAPTION_HEIGHT = 28
 
 
 def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: int = RADIUS,
@@ -45,28 +54,53 @@ def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: 
         As in `colorize.infer.colorize_yuv`.
     strip : path, optional
         Write a PNG strip there: gray | network | refined | truth, each the
-        photo's size, so 4 W wide (3 W without refinement).
+        photo's size, so 4 W wide (3 W without refinement), under a caption
+        row CAPTION_HEIGHT pixels high naming each column with its PSNR and AuC.
     mean_chroma : (U, V), optional
         Also score the baseline that gives every pixel this chroma (not in the strip).
 
     Returns
     -------
-    dict
+    dict or None
         ``{"gray": metrics[, "mean chroma": metrics], "network": metrics[, "refined": metrics]}``,
-        each the dict of `colorize.metrics.image_metrics` against the photo.
+        each the dict of `colorize.metrics.image_metrics` against the photo;
+        None for a gray photo (no colour to score; no strip is written).
     """
-    truth, _ = read_image(path)
+    truth, info = read_image(path)
+    if info.gray or is_gray(truth):
+        return None
     y = rgb_to_gray(truth)
     yuv = colorize_yuv(y, model, refine, radius, eps, batch)
     outputs = {"gray": np.repeat(y[..., None], 3, axis=-1), "network": yuv_to_rgb_in_gamut(yuv.raw)}
     if refine:
         outputs["refined"] = yuv_to_rgb_in_gamut(yuv.refined)
+    metrics = {name: image_metrics(rgb, truth) for name, rgb in outputs.items()}
     if strip is not None:
-        write_png(strip, np.concatenate([*outputs.values(), truth], axis=1))
+        cells = [*outputs.values(), truth]
+        captions = [(STRIP_COLUMNS[name], f"PSNR {metrics[name]['psnr_rgb']:.1f} dB, AuC {metrics[name]['auc']:.3f}")
+                    for name in outputs] + [(STRIP_COLUMNS["truth"], "")]
+        write_png(strip, np.concatenate([_caption_row(captions, truth.shape[1]), np.concatenate(cells, axis=1)]))
     if mean_chroma is not None:
         constant = np.stack([y, np.full_like(y, mean_chroma[0]), np.full_like(y, mean_chroma[1])], axis=-1)
-        outputs = {"gray": outputs.pop("gray"), "mean chroma": yuv_to_rgb_in_gamut(constant), **outputs}
-    return {name: image_metrics(rgb, truth) for name, rgb in outputs.items()}
+        metrics = {"gray": metrics.pop("gray"), "mean chroma": image_metrics(yuv_to_rgb_in_gamut(constant), truth),
+                   **metrics}
+    return metrics
+
+
+def _caption_row(captions: list[tuple[str, str]], width: int) -> np.ndarray:
+    """A white band CAPTION_HEIGHT high: one cell ``width`` wide per (title, detail), drawn in
+    Pillow's built-in font and clipped to its cell."""
+    cells = []
+    for title, detail in captions:
+        cell = Image.new("RGB", (width, CAPTION_HEIGHT), "white")
+        draw = ImageDraw.Draw(cell)
+        draw.text((3, 2), title, fill="black", font=_FONT)
+        draw.text((3, CAPTION_HEIGHT // 2), detail, fill=(70, 70, 70), font=_FONT)
+        cells.append(np.asarray(cell, np.float32) / 255)
+    return np.concatenate(cells, axis=1)
+
+
+_FONT = ImageFont.load_default()
 
 
 def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps: float = EPS,
@@ -103,7 +137,9 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
         ``images``: photo -> method -> metric; ``overall``: method -> metric,
         the mean over the photos (NaN ignored); ``stderr``: the same layout,
         the standard error of each mean (NaN below two photos); ``count``:
-        photos evaluated; ``failed``: photo -> reason.
+        photos evaluated; ``failed``: photo -> reason; ``gray_skipped``: the
+        names of the gray photos left out (no colour to score; `report` is
+        told, as ``colorize train`` tells).
 
     Raises
     ------
@@ -121,7 +157,7 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
     check_options(refine, radius, eps, batch)
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
-    images, failed = find_images(photos)
+    images, failed = find_images(photos, report)
     if json_path is not None:
         check_output(json_path, images, overwrite, what="--json file")
     strips = {}
@@ -137,10 +173,13 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
     run = run_batch(images, lambda p: evaluate_image(p, model, refine, radius, eps, batch, strips.get(p),
                                                      mean_chroma),
                     report, progress, failed)
-    per_image = {str(path): metrics for path, metrics in run.done.items()}
+    per_image = {str(path): metrics for path, metrics in run.done.items() if metrics is not None}
+    gray = [path.name for path, metrics in run.done.items() if metrics is None]
+    if gray and report is not None:
+        report(skipped_gray(gray))
     results = {"images": per_image, "overall": _over_images(per_image.values(), _nanmean),
                "stderr": _over_images(per_image.values(), _nanstderr), "count": len(per_image),
-               "failed": {str(path): reason for path, reason in run.failed.items()}}
+               "failed": {str(path): reason for path, reason in run.failed.items()}, "gray_skipped": gray}
     if json_path is not None:
         write_results(results, json_path)
     return results
@@ -176,17 +215,18 @@ def format_table(results: dict) -> str:
     """The results of `evaluate` as a text table: one block per photo, then overall.
 
     Each block has one row per method (gray, network, refined) and one
-    column per metric; ``colourful`` is the output's colourfulness and
-    ``truth`` the photo's.
+    column per metric; under the headings, which way is better; after the
+    table, what each column is.
     """
-    head = f"{'photo / method':<24}" + "".join(f"{h:>{COLUMN_WIDTH}}" for _, h, _ in COLUMNS)
-    lines = [head, "-" * len(head)]
+    head = f"{'photo / method':<24}" + "".join(f"{h:>{COLUMN_WIDTH}}" for _, h, *_ in COLUMNS)
+    better = (f"{'  (better)':<24}" + "".join(f"{b:>{COLUMN_WIDTH}}" for *_, b, _ in COLUMNS)).rstrip()
+    lines = [head, better, "-" * len(head)]
 
     def block(title: str, methods: dict) -> None:
         lines.append(title)
         for method, metrics in methods.items():
             lines.append(f"  {method:<22}" + "".join(f"{metrics[key]:{COLUMN_WIDTH}.{decimals}f}"
-                                                     for key, _, decimals in COLUMNS))
+                                                     for key, _, decimals, *_ in COLUMNS))
 
     for name, methods in results["images"].items():
         block(name, methods)
@@ -196,6 +236,11 @@ def format_table(results: dict) -> str:
             block("standard error of the overall mean", results["stderr"])
     else:
         lines.append("no photo evaluated")
+    lines.append("")
+    for _, heading, _, better, what in COLUMNS:
+        direction = ("better close to the photo's (truth)" if better == "~truth"
+                     else f"{better} is better" if better else "")
+        lines.append(f"{heading:<10} {what}" + (f"; {direction}" if direction else ""))
     return "\n".join(lines)
 
 

@@ -20,6 +20,9 @@ from PIL import Image
 
 from vcnn.atomic import atomic_path
 
+#: The stem ending of this tool's outputs (``colorize apply`` writes ``<stem>_colorized.png``):
+#: `list_images` leaves them out of folders, so that no command takes them for photos.
+OUTPUT_SUFFIX = "_colorized"
 #: File name extensions that `list_images` picks up in folders (lower case).
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 #: Default tolerance of `is_gray`: two 8-bit levels, the noise of a gray JPEG.
@@ -185,6 +188,16 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     return np.ascontiguousarray(rgb), info
 
 
+def skipped_gray(names) -> str:
+    """The one line every command says when it leaves gray photos out (they hold no colour to learn or
+    to score).
+
+    >>> skipped_gray(["a.png", "b.jpg"])
+    'skipped 2 gray photos (no colour in them): a.png, b.jpg'
+    """
+    return f"skipped {len(names)} gray photo{'s' * (len(names) != 1)} (no colour in them): {', '.join(names)}"
+
+
 def is_gray(rgb: np.ndarray, tol: float = GRAY_TOL) -> bool:
     """Whether an image holds no colour: one channel, or R, G, B equal within `tol`.
 
@@ -320,7 +333,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) ->
         tmp.write_bytes(data)
 
 
-def list_images(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+def list_images(paths: str | os.PathLike | Iterable[str | os.PathLike], skipped: list | None = None) -> list[Path]:
     """Expand files and folders into a sorted list of image files, without duplicates.
 
     Parameters
@@ -328,7 +341,12 @@ def list_images(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[
     paths : path or iterable of paths
         A file is taken as given, whatever its extension. A folder gives its
         files with an extension in IMAGE_EXTENSIONS (any case), not
-        recursively, skipping hidden files (such as unfinished atomic writes).
+        recursively, skipping hidden files (such as unfinished atomic writes)
+        and this tool's outputs (``*_colorized.*``, see OUTPUT_SUFFIX): every
+        command that lists photos (apply, evaluate, tone, patches, train)
+        lists them here.
+    skipped : list, optional
+        Receives the outputs left out of folders (to tell the user).
 
     Returns
     -------
@@ -345,8 +363,11 @@ def list_images(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[
     found: dict[Path, Path] = {}
     for path in map(Path, paths):
         if path.is_dir():
-            files = [f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
-                     and f.suffix.lower() in IMAGE_EXTENSIONS]
+            files = sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
+                           and f.suffix.lower() in IMAGE_EXTENSIONS)
+            if skipped is not None:
+                skipped += [f for f in files if f.stem.endswith(OUTPUT_SUFFIX)]
+            files = [f for f in files if not f.stem.endswith(OUTPUT_SUFFIX)]
         elif path.exists():
             files = [path]
         else:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from colorize.batch import check_output, prepare_folder
-from colorize.images import fit_long_side, is_gray, list_images, read_image
+from colorize.images import fit_long_side, is_gray, list_images, read_image, skipped_gray
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
 from vcnn.modelfile import check_npz
@@ -141,7 +141,7 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
     pool, gray = load_photos(photos, long_side)
     val_pool, val_gray = (pool, []) if val_photos is None else load_photos(val_photos, long_side)
     if report and gray + val_gray:
-        report(f"skipped {len(gray + val_gray)} gray photos (no colour to learn): {', '.join(gray + val_gray)}")
+        report(skipped_gray(gray + val_gray))
     written = []
     for i, name in enumerate(names):
         source = pool if i < train_shards else val_pool

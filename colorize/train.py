@@ -40,6 +40,7 @@ import numpy as np
 
 import vcnn
 from colorize.batch import check_output
+from colorize.images import skipped_gray
 from colorize.model import (CHROMA_RANGES, DEFAULT_ARCH, PATCH, Y_OFFSET, ColorizationModel, check_long_side,
                             describe_architecture, init_network, named_architecture, output_size)
 from colorize.losses import LOSSES, loss_at, parse_schedule
@@ -577,8 +578,8 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
         Replace an existing model file.
     note : callable(str), optional
         Told what is worth knowing but not an error (``--resume`` found no
-        checkpoint, an old checkpoint without a data fingerprint); default:
-        silence. Rank 0 only.
+        checkpoint, an old checkpoint without a data fingerprint, gray
+        photos skipped); default: silence. Rank 0 only.
 
     Returns
     -------
@@ -608,6 +609,8 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     _check_outputs(data_path, model_path, overwrite or (resume and bool(existing)))
     report = report or (lambda channel, step, loss: None)
     data = open_data(data_path, config.patch, config.long_side)
+    if note and comm.rank == 0 and data.description.get("gray_skipped"):
+        note(skipped_gray(data.description["gray_skipped"]))
     if resume and comm.rank == 0:
         check_resume(model_path, config, data, note or (lambda line: None))
     if jobs == 2:

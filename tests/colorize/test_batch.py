@@ -119,7 +119,8 @@ def test_evaluate_refuses_existing_strips_unless_overwrite(data, model_file, tmp
     assert (strips / "p0_compare.png").read_bytes() == b"keep" and (strips / "p1_compare.png").is_file()
     result = run("evaluate", data, "--compare", strips, "--model", model_file, "--radius", 2, "--overwrite")
     assert result.exit_code == 0, result.output
-    assert iio.imread(strips / "p0_compare.png").shape == (70, 4 * 72, 3)
+    from colorize.evaluate import CAPTION_HEIGHT
+    assert iio.imread(strips / "p0_compare.png").shape == (CAPTION_HEIGHT + 70, 4 * 72, 3)
 
 
 def test_apply_checks_its_folder_before_working(data, model_file, tmp_path):

@@ -233,17 +233,19 @@ def test_evaluate_prints_writes_json_and_strips(images, model_file, tmp_path):
     result = run("evaluate", images / "in", "--model", model_file, "--json", tmp_path / "r.json",
                  "--compare", tmp_path / "strips", "--radius", 3)
     assert result.exit_code == 0, result.output
-    assert "overall (3 photos)" in result.stdout and "gray" in result.stdout
+    assert "overall (2 photos)" in result.stdout and "gray" in result.stdout      # gray.png is skipped
     saved = json.loads((tmp_path / "r.json").read_text())
-    assert saved["count"] == 3 and set(saved["overall"]) == {"gray", "network", "refined"}
-    assert iio.imread(tmp_path / "strips" / "gray_compare.png").shape == (20, 4 * 30, 3)
+    assert saved["count"] == 2 and set(saved["overall"]) == {"gray", "network", "refined"}
+    assert saved["gray_skipped"] == ["gray.png"] and not (tmp_path / "strips" / "gray_compare.png").exists()
+    from colorize.evaluate import CAPTION_HEIGHT
+    assert iio.imread(tmp_path / "strips" / "alpha_compare.png").shape == (CAPTION_HEIGHT + 12, 4 * 10, 3)
 
 
 def test_evaluate_with_a_bad_photo(images, model_file):
     (images / "in" / "bad.png").write_text("not an image")
     result = run("evaluate", images / "in", "--model", model_file)
     assert result.exit_code == 1
-    assert "overall (3 photos)" in result.stdout and "error: cannot read image" in result.stderr
+    assert "overall (2 photos)" in result.stdout and "error: cannot read image" in result.stderr
 
 
 def test_python_m_colorize_in_a_real_process(images, model_file, tmp_path):
@@ -335,3 +337,84 @@ def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
     result = run("plot", tmp_path / "m.u.csv", "-o", tmp_path / "c.png")
     assert_one_error_line(result, "needs matplotlib", "pip install 'vcnn-colorize[plot]'", code=1)
     assert not (tmp_path / "c.png").exists()
+
+
+def test_every_command_that_lists_photos_skips_the_tools_outputs(images, model_file, tmp_path):
+    folder = images / "in"
+    assert run("apply", folder, "-o", folder, "--model", model_file).exit_code == 0     # outputs beside inputs
+    assert len(list(folder.glob("*_colorized.png"))) == 3
+    toned = run("tone", folder, "-o", tmp_path / "toned", "--style", "sepia")
+    assert toned.exit_code == 0 and toned.stdout.startswith("3 sepia photos"), toned.output
+    assert not list((tmp_path / "toned").glob("*colorized*"))
+    scored = run("evaluate", folder, "--model", model_file, "--json", tmp_path / "r.json")
+    assert scored.exit_code == 0 and "_colorized" not in scored.stdout
+    big = tmp_path / "big"                  # patches needs photos of at least 64x64
+    big.mkdir()
+    for name in ("a.png", "b.png"):
+        iio.imwrite(big / name, rng.integers(0, 256, (70, 70, 3), dtype=np.uint8))
+    assert run("apply", big, "-o", big, "--model", model_file).exit_code == 0
+    shards = run("patches", big, "-o", tmp_path / "data", "--shard-size", 2, "--train-shards", 1)
+    assert shards.exit_code == 0, shards.output
+    assert json.loads(np.load(tmp_path / "data" / "train-000.npz")["meta"].tobytes())["photos"] == 2
+    explicit = run("tone", folder / "gray_colorized.png", "-o", tmp_path / "t2", "--style", "sepia")
+    assert explicit.exit_code == 0                                    # a file named is always taken
+
+
+def test_evaluate_skips_gray_photos_as_train_does(images, model_file, tmp_path):
+    result = run("evaluate", images / "in", "--model", model_file)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "skipped 1 gray photo (no colour in them): gray.png\n"
+    assert "overall (2 photos)" in result.stdout and "gray.png" not in result.stdout
+    only_gray = run("evaluate", images / "lone.png", "--model", model_file)
+    assert only_gray.exit_code == 1 and only_gray.stderr.splitlines() == [
+        "skipped 1 gray photo (no colour in them): lone.png",
+        f"error: no colour photos to score in {images / 'lone.png'}: only gray ones"]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    iio.imwrite(photos / "g.png", np.full((70, 70), 128, np.uint8))
+    iio.imwrite(photos / "c.png", rng.integers(0, 256, (70, 70, 3), dtype=np.uint8))
+    trained = run("train", photos, "-o", tmp_path / "m.npz", "--arch", "small", "--channels", "2,2,2,2",
+                  "--iterations", 1, "--val-patches", 1, "--batch", 2)
+    assert trained.exit_code == 0, trained.output
+    assert trained.stderr.splitlines()[0] == "note: skipped 1 gray photo (no colour in them): g.png"
+
+
+def test_no_lone_words_on_a_stderr_that_is_no_terminal(images, model_file, tmp_path):
+    iio.imwrite(tmp_path / "big.png", rng.integers(0, 256, (70, 70, 3), dtype=np.uint8))
+    for args in (["apply", images / "in", "-o", tmp_path / "a", "--model", model_file],
+                 ["evaluate", images / "in", "--model", model_file],
+                 ["tone", images / "in", "-o", tmp_path / "t", "--style", "sepia"],
+                 ["patches", tmp_path / "big.png", "-o", tmp_path / "d", "--shard-size", 2, "--train-shards", 2]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        for line in result.stderr.splitlines():          # whole sentences ("note: ...", "skipped ..."), no bar labels
+            assert len(line.split()) > 2, (args[0], line)
+
+
+def test_compare_strips_have_a_caption_row_and_the_table_says_which_way_is_better(images, model_file, tmp_path):
+    from colorize.evaluate import CAPTION_HEIGHT
+    result = run("evaluate", images / "in" / "colour.jpg", "--model", model_file, "--compare", tmp_path / "s",
+                 "--radius", 3)
+    assert result.exit_code == 0, result.output
+    strip = iio.imread(tmp_path / "s" / "colour_compare.png").astype(float)
+    assert strip.shape == (CAPTION_HEIGHT + 16, 4 * 16, 3)
+    caption, pictures = strip[:CAPTION_HEIGHT], strip[CAPTION_HEIGHT:]
+    truth = iio.imread(images / "in" / "colour.jpg").astype(float)
+    np.testing.assert_allclose(pictures[:, 3 * 16:], truth, atol=1)          # the pictures are untouched below
+    for column in range(4):                                                     # every column is named, in ink
+        cell = caption[:, column * 16:(column + 1) * 16]
+        assert cell.max() == 255 and cell.min() < 128
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["(better)", "higher", "higher", "lower", "higher", "~truth"]
+    assert "MAE-UV     mean absolute error of U, V; lower is better" in lines
+    assert any(line.startswith("AuC ") and "higher is better" in line for line in lines)
+
+
+def test_readme_and_help_agree_on_formats_and_gitignore_covers_the_readme(tmp_path):
+    from colorize.images import IMAGE_EXTENSIONS
+    readme, help_text = (REPO / "README.md").read_text(), run("apply", "--help").stdout
+    names = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+    assert set(names) == IMAGE_EXTENSIONS
+    assert "PNG/JPEG/TIFF/BMP" in readme and "PNG, JPEG, TIFF, BMP" in help_text
+    ignored = (REPO / ".gitignore").read_text().split()
+    assert {".venv/", ".venv-ci/", "colorized/"} <= set(ignored) and "-o colorized/" in readme

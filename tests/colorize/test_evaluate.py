@@ -79,9 +79,11 @@ def test_json_turns_nan_into_null(tmp_path):
 @pytest.mark.parametrize("refine, columns", [(True, 4), (False, 3)])
 def test_compare_strips(photos, model, tmp_path, refine, columns):
     evaluate(photos, model, refine=refine, compare_dir=tmp_path / "strips", **OPTIONS)
+    from colorize.evaluate import CAPTION_HEIGHT
     strip = iio.imread(tmp_path / "strips" / "p1_compare.png")
     truth = _photo(1)
-    assert strip.shape == (H, columns * W, 3)
+    assert strip.shape == (CAPTION_HEIGHT + H, columns * W, 3)
+    strip = strip[CAPTION_HEIGHT:]                                      # the pictures, under their captions
     gray = strip[:, :W].astype(int)
     assert np.all(gray[..., 0] == gray[..., 1]) and np.all(gray[..., 1] == gray[..., 2])
     np.testing.assert_array_equal(strip[:, -W:], truth)

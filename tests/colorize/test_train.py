@@ -180,7 +180,7 @@ def test_patches_then_train_on_shards(photos, tmp_path):
     iio.imwrite(gray / "g.png", np.full((70, 70), 128, np.uint8))
     (gray / "p0.png").write_bytes((photos / "p0.png").read_bytes())
     result = run("patches", gray, "-o", tmp_path / "from_gray", "--shard-size", 2, "--train-shards", 1)
-    assert result.exit_code == 0 and "skipped 1 gray photos (no colour to learn): g.png" in result.stderr
+    assert result.exit_code == 0 and "skipped 1 gray photo (no colour in them): g.png" in result.stderr
     assert ShardData(tmp_path / "from_gray").train.std(axis=-1).min() > 0          # only p0's colour windows
     only_gray = run("patches", gray / "g.png", "-o", tmp_path / "none", "--shard-size", 2)
     assert only_gray.exit_code == 1 and "no colour images found" in only_gray.stderr and "g.png" in only_gray.stderr
