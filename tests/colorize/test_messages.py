@@ -138,11 +138,16 @@ def test_a_perfect_prediction_scores_a_finite_psnr():
 
 
 def test_evaluate_on_a_constant_photo_gives_finite_overall_numbers(tmp_path, model_file):
-    iio.imwrite(tmp_path / "flat.png", np.full((10, 10), 128, np.uint8))
+    iio.imwrite(tmp_path / "flat.png", np.full((10, 10, 3), (128, 100, 60), np.uint8))     # one colour
     result = run("evaluate", tmp_path / "flat.png", "--model", model_file, "--json", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     overall = json.loads((tmp_path / "r.json").read_text())["overall"]
-    assert overall["gray"]["psnr_rgb"] == PSNR_MAX and overall["gray"]["psnr_uv"] == PSNR_MAX
+    for method in ("gray", "network", "refined"):
+        for key in ("psnr_rgb", "psnr_uv", "mae_chroma", "auc"):
+            assert isinstance(overall[method][key], float) and overall[method][key] <= PSNR_MAX, (method, key)
+    iio.imwrite(tmp_path / "gray.png", np.full((10, 10), 128, np.uint8))           # a gray one is skipped (issue 11)
+    gray = run("evaluate", tmp_path / "gray.png", "--model", model_file)
+    assert gray.exit_code == 1 and "skipped 1 gray photo" in gray.stderr and "only gray ones" in gray.stderr
 
 
 def test_a_bare_name_is_a_bundled_model_and_a_path_is_a_file(tmp_path, model_file, monkeypatch):
