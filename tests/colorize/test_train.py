@@ -354,3 +354,17 @@ def test_resume_gaps_are_refused_or_said(photos, tmp_path):
 
     fresh = run("train", photos, "-o", tmp_path / "new.npz", "--iterations", 1, "--resume", *TINY)
     assert fresh.exit_code == 0 and "note: --resume: no checkpoint of" in fresh.stderr
+
+
+def test_the_readmes_disk_figures_are_what_patches_writes(photos, tmp_path):
+    sizes = {}
+    for n in (10, 20):
+        assert run("patches", photos, "-o", tmp_path / str(n), "--shard-size", n, "--train-shards", 1,
+                   "--val-shards", 0).exit_code == 0
+        sizes[n] = (tmp_path / str(n) / "train-000.npz").stat().st_size
+    per_window = (sizes[20] - sizes[10]) / 10
+    assert per_window == 64 * 64 * 3                                     # uncompressed RGB windows
+    shard_mb = 10_000 * per_window / 1e6
+    readme = (REPO / "README.md").read_text()
+    assert f"{shard_mb:.1f} MB on disk" in readme
+    assert f"21 × {shard_mb:.1f} MB = {21 * shard_mb / 1000:.1f} GB" in readme
