@@ -52,8 +52,9 @@ from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arra
 
 #: Training has diverged when a weight's magnitude passes MAX_WEIGHT (trained weights stay
 #: near 1: inputs are in [-0.5, 0.5] and the outputs go through a sigmoid) or a loss passes
-#: LOSS_BLOWUP times its first value of the run: it is stopped, not saved.
-MAX_WEIGHT, LOSS_BLOWUP = 1e4, 100.0
+#: LOSS_BLOWUP times the largest of its first LOSS_REFERENCE_STEPS values in the run (one lucky
+#: near-gray batch is no reference): it is stopped, not saved.
+MAX_WEIGHT, LOSS_BLOWUP, LOSS_REFERENCE_STEPS = 1e4, 100.0, 10
 #: Limits of the options: pairs per step, validation windows (kept in memory, 12 KB each).
 MAX_BATCH, MAX_VAL_PATCHES = 4096, 100_000
 
@@ -374,8 +375,8 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
 
     Saves its checkpoint every ``checkpoint_every`` steps and at the end; on
     ``stop.raised`` (a flag set by SIGINT, if given) it saves and raises :class:`Interrupted`; on
-    divergence (a NaN or infinite loss, a loss LOSS_BLOWUP times its first
-    value, or a weight beyond MAX_WEIGHT) it raises :class:`TrainingError`
+    divergence (a NaN or infinite loss, a loss LOSS_BLOWUP times its early
+    values, or a weight beyond MAX_WEIGHT) it raises :class:`TrainingError`
     and leaves the last good checkpoint as it was. ``report(channel, step, loss)`` is called after
     every step.
 
@@ -432,12 +433,14 @@ def train_channel(channel, data, config: TrainConfig, model_path, resume=False, 
         with np.errstate(over="ignore", invalid="ignore"):       # divergence is detected below, in words
             loss, dz = _channel_loss(net, windows, channel, loss_name, out)
         loss = float(comm.sum(np.array([loss * weight]))[0])       # the mean over the whole batch
-        first_loss.setdefault(loss_name, loss)
         if not np.isfinite(loss):
             raise diverged(f"the {loss_name} loss became {loss}")
-        if loss > LOSS_BLOWUP * first_loss[loss_name] > 0:
-            raise diverged(f"the {loss_name} loss reached {loss:.3g}, {loss / first_loss[loss_name]:.0f} times "
-                           f"its first value {first_loss[loss_name]:.3g}")
+        seen = first_loss.setdefault(loss_name, [])
+        if len(seen) < LOSS_REFERENCE_STEPS:
+            seen.append(loss)               # the reference: the largest of the run's first steps of this loss
+        elif loss > LOSS_BLOWUP * max(seen) > 0:
+            raise diverged(f"the {loss_name} loss reached {loss:.3g}, {loss / max(seen):.0f} times the "
+                           f"largest of its first {LOSS_REFERENCE_STEPS} values, {max(seen):.3g}")
         with np.errstate(over="ignore", invalid="ignore"):
             net.backward(dz * np.float32(weight) if comm.size > 1 else dz, need_dx=False)   # the input needs no dX
             sum_gradients(grads, comm)          # Σ over ranks of share-weighted gradients = the batch's gradient

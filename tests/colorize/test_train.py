@@ -368,3 +368,20 @@ def test_the_readmes_disk_figures_are_what_patches_writes(photos, tmp_path):
     readme = (REPO / "README.md").read_text()
     assert f"{shard_mb:.1f} MB on disk" in readme
     assert f"21 × {shard_mb:.1f} MB = {21 * shard_mb / 1000:.1f} GB" in readme
+
+
+def test_a_loss_blow_up_is_measured_against_the_runs_early_losses(photos, tmp_path, monkeypatch):
+    """One lucky near-gray first batch is no reference; a loss 100 times the early ones is divergence."""
+    training = sys.modules["colorize.train"]           # (colorize.train is also the function)
+    losses = iter([0.0001] + [0.01] * 11 + [0.5, 2.0])
+    real = training._channel_loss
+
+    def scripted(*args):
+        loss, dz = real(*args)
+        return next(losses), dz * 0
+
+    monkeypatch.setattr(training, "_channel_loss", scripted)
+    config = TrainConfig(architecture((2, 2, 2, 2)), 20, batch=2, schedule="euclidean:100",
+                         checkpoint_every=100, log_every=100, val_patches=2)
+    with pytest.raises(TrainingError, match=r"diverged at step 13 \(the euclidean loss reached 2, 200 times"):
+        training.train_channel("u", PhotoData([photos]), config, tmp_path / "m.npz")
