@@ -182,6 +182,15 @@ def describe_architecture(specs: list[dict]) -> str:
             f"mapping {','.join(map(str, mapping))}")
 
 
+def network_input(y: np.ndarray) -> np.ndarray:
+    """What the networks see of luminance windows (N, H, W) in [0, 1]: Y - 0.5, as float32 (N, 1, H, W).
+
+    >>> network_input(np.full((2, 3, 3), 0.75)).shape, float(network_input(np.full((1, 1, 1), 0.75)).item())
+    ((2, 1, 3, 3), 0.25)
+    """
+    return (np.asarray(y, np.float32) - Y_OFFSET)[:, None]
+
+
 def output_size(specs: list[dict], patch: int) -> int:
     """Side of the output for a ``patch``×``patch`` input: valid convs shrink, the mapping layer grows.
 
@@ -256,7 +265,7 @@ class ColorizationModel:
         -------
         uv : ndarray, float32, shape (N, 2, out, out)
         """
-        x = (np.asarray(y, np.float32) - Y_OFFSET)[:, None]
+        x = network_input(y)
         return np.concatenate([predict(self.nets[name].forward(x), *CHROMA_RANGES[name])
                                for name in CHROMA_RANGES], axis=1)
 

@@ -41,8 +41,8 @@ import numpy as np
 import vcnn
 from colorize.batch import check_output
 from colorize.images import skipped_gray
-from colorize.model import (CHROMA_RANGES, DEFAULT_ARCH, PATCH, Y_OFFSET, ColorizationModel, check_long_side,
-                            describe_architecture, init_network, named_architecture, output_size)
+from colorize.model import (CHROMA_RANGES, DEFAULT_ARCH, PATCH, ColorizationModel, check_long_side,
+                            describe_architecture, init_network, named_architecture, network_input, output_size)
 from colorize.losses import LOSSES, loss_at, parse_schedule
 from colorize.parallel import Communicator, share_of, sum_gradients, world
 from colorize.patches import open_data, targets
@@ -327,7 +327,7 @@ def _write_log(path, rows):
 def _forward(net, windows, channel, out):
     """(z, target) of ``net`` on uint8 RGB ``windows`` for one chroma channel."""
     y, u, v = targets(windows, out)
-    return net.forward((y - Y_OFFSET)[:, None]), (u if channel == "u" else v)[:, None]
+    return net.forward(network_input(y)), (u if channel == "u" else v)[:, None]
 
 
 def _channel_loss(net, windows, channel, loss_name, out):
