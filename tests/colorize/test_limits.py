@@ -37,9 +37,9 @@ def photo(tmp_path):
 
 
 @pytest.mark.parametrize("args,words", [
-    (["apply", "{photo}", "--batch", 10 ** 9], ["--batch", "1<=x<=256"]),
-    (["apply", "{photo}", "--radius", 10 ** 30], ["--radius", "0<=x<=100000"]),
-    (["apply", "{photo}", "--eps", "nan"], ["--eps", "not a finite number"]),
+    (["apply", "{photo}", "-o", "{tmp}/o", "--batch", 10 ** 9], ["--batch", "1<=x<=256"]),
+    (["apply", "{photo}", "-o", "{tmp}/o", "--radius", 10 ** 30], ["--radius", "0<=x<=100000"]),
+    (["apply", "{photo}", "-o", "{tmp}/o", "--eps", "nan"], ["--eps", "not a finite number"]),
     (["train", "{photo}", "-o", "{tmp}/m.npz", "--batch", 10 ** 9], ["--batch"]),
     (["train", "{photo}", "-o", "{tmp}/m.npz", "--val-patches", 10 ** 9], ["--val-patches"]),
     (["train", "{photo}", "-o", "{tmp}/m.npz", "--lr", "inf"], ["--lr", "not a finite number"]),
