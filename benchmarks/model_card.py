@@ -9,7 +9,9 @@ pixel), as the mean over the photos with its standard error, and writes:
 - ``--strip``: the first ``--rows`` test photos in name order (not chosen),
   one row each: gray input | refined output | ground truth;
 - ``--before-after``: the first three, gray above and colorized below, for
-  the top of the README.
+  the top of the README;
+- ``--record``: the overall means into the model file's own metadata
+  (``evaluation``), so that ``colorize info`` shows them.
 
 The training set's mean chroma comes from its shard folder (``--data``: the
 mean U and V of the predicted 56×56 centres of every training window).
@@ -31,7 +33,7 @@ from benchmarks.results import write_section
 from colorize.evaluate import evaluate
 from colorize.images import list_images, read_image, resize, write_png
 from colorize.infer import colorize_image
-from colorize.model import load_model
+from colorize.model import load_model, model_file
 from colorize.patches import ShardData, targets
 from colorize.yuv import rgb_to_gray
 
@@ -84,6 +86,14 @@ def gains(results: dict, method: str = "refined") -> str:
         "; ".join(parts) + "."
 
 
+def record(results: dict, photos: Path) -> dict:
+    """What a model file keeps of an evaluation: the photos, and each method's mean and standard error."""
+    keys = [k for k, _, _, _ in METRICS]
+    return {"photos": f"{results['count']} photos of {photos.name}/",
+            **{method: {k: [round(mean[k], 4), round(results["stderr"][method][k], 4)] for k in keys}
+               for method, mean in results["overall"].items()}}
+
+
 def grid(rows: list, cell_height: int = CELL_HEIGHT) -> np.ndarray:
     """RGB canvas of rows of images, each scaled to ``cell_height``, centred in equal columns, white gutters."""
     scaled = [[resize(c, cell_height, max(1, round(c.shape[1] * cell_height / c.shape[0]))) for c in row]
@@ -117,6 +127,7 @@ def main(argv=None):
     parser.add_argument("--strip", type=Path, help="PNG: gray | refined | truth of the first --rows photos")
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--before-after", type=Path, help="PNG: the first three photos, gray over colorized")
+    parser.add_argument("--record", action="store_true", help="write the overall means into the model file")
     args = parser.parse_args(argv)
     model = load_model(args.model)
     chroma = mean_chroma(args.data) if args.data else None
@@ -128,6 +139,9 @@ def main(argv=None):
     print(text)
     if args.card:
         write_section(args.card, "card:evaluation", text)
+    if args.record:
+        model.meta["evaluation"] = record(results, args.test_photos)
+        model.save(model_file(args.model))
     photos = list_images(args.test_photos)
     if args.strip:
         write_png(args.strip, grid(pictures(photos[:args.rows], model)))

@@ -60,7 +60,7 @@ def model_info(name_or_path: str | os.PathLike | None = None) -> dict:
         "final_losses": {c: {k: v for k, v in row.items() if k not in ("channel", "seconds")}
                          for c, row in final.items()} or None,
         "evaluation": model.meta.get("evaluation") or model.meta.get("metrics"),
-        "licence": BUNDLED_LICENCE if is_bundled else OWN_LICENCE,
+        "licence": model.meta.get("licence") or (BUNDLED_LICENCE if is_bundled else OWN_LICENCE),
     }
 
 
@@ -83,11 +83,24 @@ def _data(data) -> str:
     scale = f", photos at long side {data['long_side']} px" if data.get("long_side") else ""
     gray = f", {len(data['gray_skipped'])} gray photos skipped" if data.get("gray_skipped") else ""
     if data.get("kind") == "shards":
-        return (f"shards in {data.get('folder')}: {data.get('train_pairs', 0):,} training pairs, "
+        return (f"shards of {data.get('description') or data.get('folder')}: {data.get('train_pairs', 0):,} training pairs, "
                 f"{data.get('val_pairs', 0):,} validation pairs{scale}")
     if data.get("kind") == "photos":
         return f"{data.get('photos')} photos in {', '.join(data.get('paths', []))}{scale}{gray}"
     return str(data)
+
+
+def _evaluation(evaluation) -> str:
+    """``benchmarks/model_card.py --record``'s means ± standard errors in one line; anything else as it is."""
+    methods = [m for m in ("gray", "mean chroma", "refined") if isinstance(evaluation, dict) and m in evaluation]
+    if not methods:
+        return str(evaluation)
+    try:
+        return f"on {evaluation.get('photos', 'photos')}: " + "; ".join(
+            f"{m}: PSNR RGB {evaluation[m]['psnr_rgb'][0]:.2f} dB, AuC {evaluation[m]['auc'][0]:.3f}, "
+            f"colourfulness {evaluation[m]['colourfulness_ratio'][0]:.2f} of the truth's" for m in methods)
+    except (KeyError, TypeError, IndexError, ValueError):
+        return str(evaluation)
 
 
 def _training(training) -> str:
@@ -134,6 +147,6 @@ def format_info(info: dict) -> str:
     rows += [("final losses" if i == 0 else "", line) for i, line in enumerate(_losses(info["final_losses"]))]
     evaluation = info["evaluation"]
     rows.append(("evaluation", "not recorded (colorize evaluate PHOTOS --model MODEL measures it)"
-                 if not evaluation else str(evaluation)))
+                 if not evaluation else _evaluation(evaluation)))
     rows.append(("licence", info["licence"]))
     return "\n".join(f"{key:<15}{value}" for key, value in rows)

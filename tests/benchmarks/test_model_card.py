@@ -39,8 +39,11 @@ def test_card_table_strip_and_before_after(photos, tmp_path):
     card.write_text("# Card\n\n<!-- card:evaluation:start -->\nold\n<!-- card:evaluation:end -->\n\nHand text.\n")
     mc.main(["--model", str(model), "--test-photos", str(photos), "--data", str(tmp_path / "data"),
              "--card", str(card), "--strip", str(tmp_path / "strip.png"), "--rows", "2",
-             "--before-after", str(tmp_path / "ba.png")])
+             "--before-after", str(tmp_path / "ba.png"), "--record"])
     text = card.read_text()
+    recorded = ColorizationModel.load(model).meta["evaluation"]
+    assert recorded["photos"] == f"4 photos of {photos.name}/" and set(recorded) > {"gray", "refined"}
+    assert f"{recorded['refined']['auc'][0]:.3f} ± {recorded['refined']['auc'][1]:.3f}" in text
     assert "old" not in text and "Hand text." in text and "4 photos of `" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "±" in line]
     assert [r.split("|")[1].strip() for r in rows] == list(mc.ROWS.values())

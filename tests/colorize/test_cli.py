@@ -291,7 +291,8 @@ def test_info_describes_a_model(model_file):
     text = bundled.stdout
     for words in ["(bundled 'default')", "deep8: 7 convolutions 11x11, 4x4, 3x3, 3x3, 3x3, 1x1, 1x1",
                   "12x12 mapping layer", "104,192 (U 52,096, V 52,096)", "long side 320 px", "momentum 0.9",
-                  "final losses   U (steps", "evaluation     not recorded", "licence        bundled"]:
+                  "final losses   U (steps", "evaluation     on 200 photos of test/: gray: PSNR RGB",
+                  "licence        trained on BSDS500", "non-commercial research"]:
         assert words in text, words
     mine = run("info", model_file, "--json")
     assert mine.exit_code == 0, mine.output
