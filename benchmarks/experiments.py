@@ -288,6 +288,8 @@ def prepare_photos(photos: Photos, workdir: Path, long_side: int | None, extra: 
     are the same held-out folder. Raises ValueError when a held-out photo is missing.
     """
     root = workdir / (f"photos-{long_side}" if long_side else "photos-full")
+    if extra and (not photos.split or photos.extra is None):
+        raise ValueError("a variant trains on extra photos: give --extra-photos with --val-photos and --test-photos")
     if photos.split:
         if long_side is None and not extra:
             return photos.train, photos.val, photos.test
@@ -644,6 +646,8 @@ def main(argv=None):
     command = "python3 benchmarks/experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if (args.val_photos is None) != (args.test_photos is None):
         parser.error("--val-photos and --test-photos go together")
+    if args.extra_photos is None and any(v.extra_photos for e in chosen.values() for v in e.variants):
+        parser.error("an experiment chosen trains on extra photos: give --extra-photos (or leave it out with --only)")
     photos = Photos(args.photos, args.val_photos, args.test_photos, args.extra_photos)
     started = time.perf_counter()
     try:

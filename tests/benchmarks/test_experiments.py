@@ -124,3 +124,8 @@ def test_split_photo_sets_train_validate_and_score_on_their_own_folders(photos, 
     mean = next(line for line in text.splitlines() if "mean of 2 seeds" in line)
     psnr = np.mean([r["metrics"]["psnr_rgb"] for r in rows])
     assert f"| {psnr:.2f} (" in mean and "Rows: the first 1 test photos p4" in text
+
+
+def test_extra_photos_must_be_given_when_a_variant_asks_for_them(photos, tmp_path):
+    with pytest.raises(ValueError, match="--extra-photos"):
+        ex.prepare_photos(ex.Photos(photos, photos, photos), tmp_path, 64, extra=True)
