@@ -74,6 +74,8 @@ REPO = Path(__file__).resolve().parent.parent
 ENGINE = ("kernels", "vcnn", "colorize/model.py", "colorize/patches.py", "colorize/train.py")
 PROBE_STEPS = 20                # steps timed per width for the equal wall-clock budget
 DEEP8 = (11, 4, 3, 3, 3, 1, 1)  # the bundled default's convolutions
+#: Run by default only with photo sets of their own (--val-photos/--test-photos); the others only without.
+SPLIT_EXPERIMENTS = ("capacity", "paleness")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -603,6 +605,12 @@ def run(photos: Photos, out: Path, img_dir: Path, workdir: Path, budget: Budget,
     return tables
 
 
+def choose(all_experiments: dict, only, split: bool) -> dict:
+    """The experiments asked for with --only; without it, those meant for the photo layout given."""
+    return {k: v for k, v in all_experiments.items()
+            if ((k in only) if only else ((k in SPLIT_EXPERIMENTS) == split))}
+
+
 def main(argv=None):
     full = Budget()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -642,7 +650,7 @@ def main(argv=None):
         if len(given["channels"]) != 4 or min(given["channels"]) < 1:
             parser.error(f"--channels needs four positive widths like 8,8,8,4, got {args.channels!r}")
     budget = dataclasses.replace(budget, **{k: v for k, v in given.items() if v is not None})
-    chosen = {k: v for k, v in experiments(budget.steps).items() if not args.only or k in args.only}
+    chosen = choose(experiments(budget.steps), args.only, split=args.val_photos is not None)
     command = "python3 benchmarks/experiments.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if (args.val_photos is None) != (args.test_photos is None):
         parser.error("--val-photos and --test-photos go together")

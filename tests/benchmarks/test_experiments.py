@@ -129,3 +129,10 @@ def test_split_photo_sets_train_validate_and_score_on_their_own_folders(photos, 
 def test_extra_photos_must_be_given_when_a_variant_asks_for_them(photos, tmp_path):
     with pytest.raises(ValueError, match="--extra-photos"):
         ex.prepare_photos(ex.Photos(photos, photos, photos), tmp_path, 64, extra=True)
+
+
+def test_without_only_the_photo_layout_chooses_the_experiments():
+    names = ex.experiments(400)
+    assert set(ex.choose(names, None, split=True)) == set(ex.SPLIT_EXPERIMENTS)
+    assert set(ex.choose(names, None, split=False)) == set(names) - set(ex.SPLIT_EXPERIMENTS)
+    assert list(ex.choose(names, ["depth", "capacity"], split=False)) == ["depth", "capacity"]
