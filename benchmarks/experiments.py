@@ -52,9 +52,9 @@ if __package__ in (None, ""):                      # run as a script: make the r
 
 import numpy as np
 
-from benchmarks.results import machine_lines, write_section
+from benchmarks.results import grid, machine_lines, write_section
 from colorize.evaluate import STRIP_SUFFIX, evaluate
-from colorize.images import fit_long_side, list_images, read_image, resize, write_png
+from colorize.images import fit_long_side, list_images, read_image, write_png
 from colorize.infer import EPS, RADIUS
 from colorize.model import KERNELS, WIDTHS, ColorizationModel, architecture, mapping_size
 from colorize.patches import load_photos, write_shards
@@ -433,16 +433,8 @@ def write_strip(path: Path, photos: list, compare_dirs: list) -> tuple:
     for photo in photos:
         h, w = read_image(photo)[0].shape[:2]
         strips = [read_image(d / f"{photo.stem}{STRIP_SUFFIX}.png")[0][-h:] for d in compare_dirs]  # no caption
-        cells = [strips[0][:, :w]] + [s[:, -2 * w:-w] for s in strips] + [strips[0][:, -w:]]
-        rows.append([resize(c, STRIP_CELL_HEIGHT, round(c.shape[1] * STRIP_CELL_HEIGHT / c.shape[0]))
-                     for c in cells])
-    cell_w = max(c.shape[1] for row in rows for c in row)
-    step_w, step_h = cell_w + STRIP_GUTTER, STRIP_CELL_HEIGHT + STRIP_GUTTER
-    canvas = np.ones((len(rows) * step_h - STRIP_GUTTER, len(rows[0]) * step_w - STRIP_GUTTER, 3), np.float32)
-    for i, row in enumerate(rows):
-        for j, cell in enumerate(row):
-            left = j * step_w + (cell_w - cell.shape[1]) // 2
-            canvas[i * step_h:i * step_h + cell.shape[0], left:left + cell.shape[1]] = cell
+        rows.append([strips[0][:, :w]] + [s[:, -2 * w:-w] for s in strips] + [strips[0][:, -w:]])
+    canvas = grid(rows, STRIP_CELL_HEIGHT, STRIP_GUTTER)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_png(path, canvas)
     return canvas.shape[:2]

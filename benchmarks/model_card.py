@@ -29,9 +29,9 @@ if __package__ in (None, ""):                      # run as a script: make the r
 
 import numpy as np
 
-from benchmarks.results import write_section
+from benchmarks.results import grid, write_section
 from colorize.evaluate import evaluate
-from colorize.images import list_images, read_image, resize, write_png
+from colorize.images import list_images, read_image, write_png
 from colorize.infer import colorize_image
 from colorize.model import load_model, model_file
 from colorize.patches import ShardData, targets
@@ -47,10 +47,9 @@ CELL_HEIGHT = 160
 GUTTER = 4
 
 
-def mean_chroma(data: Path, chunk: int = 2000) -> tuple[float, float]:
-    """Mean U and V of the predicted centres of every training window in a shard folder."""
+def mean_chroma(data: Path, out: int, chunk: int = 2000) -> tuple[float, float]:
+    """Mean U and V of the ``out``×``out`` centres (the model's prediction) of every training window in a shard folder."""
     windows = ShardData(data).train
-    out = 56 * windows.shape[1] // 64
     sums, count = np.zeros(2), 0
     for start in range(0, len(windows), chunk):
         _, u, v = targets(windows[start:start + chunk], out)
@@ -94,20 +93,6 @@ def record(results: dict, photos: Path) -> dict:
                for method, mean in results["overall"].items()}}
 
 
-def grid(rows: list, cell_height: int = CELL_HEIGHT) -> np.ndarray:
-    """RGB canvas of rows of images, each scaled to ``cell_height``, centred in equal columns, white gutters."""
-    scaled = [[resize(c, cell_height, max(1, round(c.shape[1] * cell_height / c.shape[0]))) for c in row]
-              for row in rows]
-    cell_w = max(c.shape[1] for row in scaled for c in row)
-    step_w, step_h = cell_w + GUTTER, cell_height + GUTTER
-    canvas = np.ones((len(scaled) * step_h - GUTTER, max(map(len, scaled)) * step_w - GUTTER, 3), np.float32)
-    for i, row in enumerate(scaled):
-        for j, cell in enumerate(row):
-            left = j * step_w + (cell_w - cell.shape[1]) // 2
-            canvas[i * step_h:i * step_h + cell_height, left:left + cell.shape[1]] = cell
-    return canvas
-
-
 def pictures(photos: list, model) -> list:
     """(gray, colorized, truth) of each photo, as RGB float images."""
     out = []
@@ -130,7 +115,7 @@ def main(argv=None):
     parser.add_argument("--record", action="store_true", help="write the overall means into the model file")
     args = parser.parse_args(argv)
     model = load_model(args.model)
-    chroma = mean_chroma(args.data) if args.data else None
+    chroma = mean_chroma(args.data, model.out) if args.data else None
     results = evaluate(args.test_photos, model, mean_chroma=chroma)
     text = "\n\n".join([table(results), gains(results),
                         f"{results['count']} photos of `{args.test_photos.name}/`"
@@ -144,10 +129,10 @@ def main(argv=None):
         model.save(model_file(args.model))
     photos = list_images(args.test_photos)
     if args.strip:
-        write_png(args.strip, grid(pictures(photos[:args.rows], model)))
+        write_png(args.strip, grid(pictures(photos[:args.rows], model), CELL_HEIGHT, GUTTER))
     if args.before_after:
         trios = pictures(photos[:3], model)
-        write_png(args.before_after, grid([[g for g, _, _ in trios], [c for _, c, _ in trios]]))
+        write_png(args.before_after, grid([[g for g, _, _ in trios], [c for _, c, _ in trios]], CELL_HEIGHT, GUTTER))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from colorize.images import resize
 from vcnn.atomic import atomic_path
 
 
@@ -84,6 +85,20 @@ def machine_lines(extra_versions: dict | None = None) -> list:
         "- BLAS/thread variables set: " + (", ".join(f"{k}={v}" for k, v in pinned.items()) or "none"),
         f"- load average when written (1, 5, 15 min): {load}",
     ]
+
+
+def grid(rows: list, cell_height: int, gutter: int) -> np.ndarray:
+    """RGB canvas of rows of images, each scaled to ``cell_height``, centred in equal columns, white gutters."""
+    scaled = [[resize(c, cell_height, max(1, round(c.shape[1] * cell_height / c.shape[0]))) for c in row]
+              for row in rows]
+    cell_w = max(c.shape[1] for row in scaled for c in row)
+    step_w, step_h = cell_w + gutter, cell_height + gutter
+    canvas = np.ones((len(scaled) * step_h - gutter, max(map(len, scaled)) * step_w - gutter, 3), np.float32)
+    for i, row in enumerate(scaled):
+        for j, cell in enumerate(row):
+            left = j * step_w + (cell_w - cell.shape[1]) // 2
+            canvas[i * step_h:i * step_h + cell_height, left:left + cell.shape[1]] = cell
+    return canvas
 
 
 def write_section(path, name: str, body: str) -> None:
