@@ -1,7 +1,17 @@
-"""Fixtures shared by the training tests (single process and MPI)."""
+"""Fixtures shared by the colorizer's tests: training photos (single process and MPI) and a tiny model file."""
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
+from colorize.model import ColorizationModel, architecture
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """An untrained model of widths 4/4/4/2 (the paper's kernels), saved once per test module."""
+    path = tmp_path_factory.mktemp("model") / "m.npz"
+    ColorizationModel(architecture((4, 4, 4, 2)), rng=0).save(path)
+    return path
 
 
 @pytest.fixture(scope="module")

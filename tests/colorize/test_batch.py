@@ -9,17 +9,10 @@ from click.testing import CliRunner
 
 from colorize.batch import check_output, prepare_folder
 from colorize.cli import main
-from colorize.model import ColorizationModel, architecture
+from colorize.model import ColorizationModel
 from colorize.patches import write_shards
 
 rng = np.random.default_rng(12)
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "m.npz"
-    ColorizationModel(architecture((2, 2, 2, 2)), rng=0).save(path)
-    return path
 
 
 @pytest.fixture

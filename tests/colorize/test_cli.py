@@ -14,18 +14,11 @@ from click.testing import CliRunner
 import colorize.model
 from colorize.cli import main
 from colorize.images import read_image
-from colorize.model import ColorizationModel, architecture
+from colorize.model import ColorizationModel
 from colorize.yuv import rgb_to_gray
 
 REPO = Path(__file__).resolve().parents[2]
 rng = np.random.default_rng(2)
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "m.npz"
-    ColorizationModel(architecture((4, 4, 4, 2)), rng=0).save(path)
-    return path
 
 
 @pytest.fixture

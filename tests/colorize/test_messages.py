@@ -14,15 +14,8 @@ import colorize.apply
 from colorize.cli import main
 from colorize.images import ImageError, read_image
 from colorize.metrics import PSNR_MAX, image_metrics
-from colorize.model import ColorizationModel, architecture
+from colorize.model import ColorizationModel
 from vcnn.atomic import atomic_path, temp_path_for
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "m.npz"
-    ColorizationModel(architecture((2, 2, 2, 2)), rng=0).save(path)
-    return path
 
 
 def run(*args):
