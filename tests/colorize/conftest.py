@@ -23,3 +23,9 @@ def photos(tmp_path_factory):
         rgb = np.stack([np.clip(c * (0.3 + yy + 0.2 * np.sin(7 * xx + i)), 0, 1) for c in hue], -1)
         iio.imwrite(folder / f"p{i}.png", (rgb * 255).astype(np.uint8))
     return folder
+
+
+@pytest.fixture
+def rng():
+    """A generator of the test's own: no test's draws depend on which tests ran before it."""
+    return np.random.default_rng(0)

@@ -12,11 +12,10 @@ from colorize.cli import main
 from colorize.model import ColorizationModel
 from colorize.patches import write_shards
 
-rng = np.random.default_rng(12)
 
 
 @pytest.fixture
-def data(tmp_path):
+def data(tmp_path, rng):
     """A folder of two colour photos."""
     folder = tmp_path / "data"
     folder.mkdir()
@@ -137,7 +136,7 @@ def test_patches_checks_outputs_before_reading_photos(data, tmp_path, monkeypatc
     assert (out / "val-000.npz").read_bytes() == b"keep"
 
 
-def test_tone_same_collision_rules_as_apply_and_honest_counts(tmp_path):
+def test_tone_same_collision_rules_as_apply_and_honest_counts(tmp_path, rng):
     for d in ("d1", "d2"):
         (tmp_path / d).mkdir()
         iio.imwrite(tmp_path / d / "a.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))

@@ -18,11 +18,10 @@ from colorize.model import ColorizationModel
 from colorize.yuv import rgb_to_gray
 
 REPO = Path(__file__).resolve().parents[2]
-rng = np.random.default_rng(2)
 
 
 @pytest.fixture
-def images(tmp_path):
+def images(tmp_path, rng):
     """A folder with a gray, a colour and an RGBA image, and a lone gray file."""
     folder = tmp_path / "in"
     folder.mkdir()
@@ -100,7 +99,7 @@ def test_a_folder_processed_again_into_itself_skips_its_outputs(images, model_fi
     assert len(list(folder.iterdir())) == 2 * len(inputs)
 
 
-def test_alpha_bit_depth_and_colour_note(images, model_file, tmp_path):
+def test_alpha_bit_depth_and_colour_note(images, model_file, tmp_path, rng):
     iio.imwrite(images / "deep.png", rng.integers(0, 2 ** 16, (10, 14), dtype=np.uint16))
     out = tmp_path / "o"
     result = run("apply", images / "in" / "alpha.png", images / "in" / "colour.jpg", images / "deep.png",
@@ -333,7 +332,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
     assert not (tmp_path / "c.png").exists()
 
 
-def test_every_command_that_lists_photos_skips_the_tools_outputs(images, model_file, tmp_path):
+def test_every_command_that_lists_photos_skips_the_tools_outputs(images, model_file, tmp_path, rng):
     folder = images / "in"
     assert run("apply", folder, "-o", folder, "--model", model_file).exit_code == 0     # outputs beside inputs
     assert len(list(folder.glob("*_colorized.png"))) == 3
@@ -354,7 +353,7 @@ def test_every_command_that_lists_photos_skips_the_tools_outputs(images, model_f
     assert explicit.exit_code == 0                                    # a file named is always taken
 
 
-def test_evaluate_skips_gray_photos_as_train_does(images, model_file, tmp_path):
+def test_evaluate_skips_gray_photos_as_train_does(images, model_file, tmp_path, rng):
     result = run("evaluate", images / "in", "--model", model_file)
     assert result.exit_code == 0, result.output
     assert result.stderr == "skipped 1 gray photo (no colour in them): gray.png\n"
@@ -373,7 +372,7 @@ def test_evaluate_skips_gray_photos_as_train_does(images, model_file, tmp_path):
     assert trained.stderr.splitlines()[0] == "note: skipped 1 gray photo (no colour in them): g.png"
 
 
-def test_no_lone_words_on_a_stderr_that_is_no_terminal(images, model_file, tmp_path):
+def test_no_lone_words_on_a_stderr_that_is_no_terminal(images, model_file, tmp_path, rng):
     iio.imwrite(tmp_path / "big.png", rng.integers(0, 256, (70, 70, 3), dtype=np.uint8))
     for args in (["apply", images / "in", "-o", tmp_path / "a", "--model", model_file],
                  ["evaluate", images / "in", "--model", model_file],

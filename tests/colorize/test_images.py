@@ -10,10 +10,9 @@ from PIL import Image
 from vcnn.atomic import atomic_path
 from colorize.images import fit_long_side, resize, ImageError, is_gray, list_images, read_image, write_png
 
-rng = np.random.default_rng(0)
 
 
-def test_gray_8bit_png(tmp_path):
+def test_gray_8bit_png(tmp_path, rng):
     gray = rng.integers(0, 256, (5, 7), dtype=np.uint8)
     iio.imwrite(tmp_path / "g.png", gray)
     rgb, info = read_image(tmp_path / "g.png")
@@ -22,7 +21,7 @@ def test_gray_8bit_png(tmp_path):
     assert info.gray and info.alpha is None and info.bit_depth == 8
 
 
-def test_gray_16bit_png_keeps_precision(tmp_path):
+def test_gray_16bit_png_keeps_precision(tmp_path, rng):
     gray = rng.integers(0, 2 ** 16, (4, 6), dtype=np.uint16)
     iio.imwrite(tmp_path / "g16.png", gray)
     rgb, info = read_image(tmp_path / "g16.png")
@@ -30,7 +29,7 @@ def test_gray_16bit_png_keeps_precision(tmp_path):
     assert info.gray and info.bit_depth == 16
 
 
-def test_rgba_and_gray_alpha_png(tmp_path):
+def test_rgba_and_gray_alpha_png(tmp_path, rng):
     rgba = rng.integers(0, 256, (3, 4, 4), dtype=np.uint8)
     iio.imwrite(tmp_path / "c.png", rgba)
     rgb, info = read_image(tmp_path / "c.png")
@@ -45,7 +44,7 @@ def test_rgba_and_gray_alpha_png(tmp_path):
     assert info.gray and rgb.shape == (3, 4, 3)
 
 
-def test_jpeg_and_tiff(tmp_path):
+def test_jpeg_and_tiff(tmp_path, rng):
     colour = np.zeros((16, 16, 3), np.uint8)
     colour[...] = (200, 40, 90)
     iio.imwrite(tmp_path / "c.jpg", colour)
@@ -92,7 +91,7 @@ def test_colour_file_with_equal_channels_counts_as_gray(tmp_path):
     ("text.png", b"hello, not a picture", "not a recognised image file"),
     ("trunc.png", None, "truncated"),
 ])
-def test_unreadable_files_raise_image_error(tmp_path, name, content, reason):
+def test_unreadable_files_raise_image_error(tmp_path, name, content, reason, rng):
     if content is None:                                      # a PNG cut short
         iio.imwrite(tmp_path / "full.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
         content = (tmp_path / "full.png").read_bytes()[:200]
@@ -108,7 +107,7 @@ def test_missing_file_and_folder(tmp_path):
         read_image(tmp_path)
 
 
-def test_write_png_round_trip_8_and_16_bit(tmp_path):
+def test_write_png_round_trip_8_and_16_bit(tmp_path, rng):
     rgba = rng.random((5, 6, 4)).astype(np.float32)
     write_png(tmp_path / "o.png", rgba)
     rgb, info = read_image(tmp_path / "o.png")
@@ -135,7 +134,7 @@ def _decode_png16_rgb(data):
     return raw.view(">u2").reshape(h, w, 3)
 
 
-def test_write_png_16_bit_rgb_and_clipping(tmp_path):
+def test_write_png_16_bit_rgb_and_clipping(tmp_path, rng):
     rgb = rng.random((4, 3, 3))
     rgb[0, 0] = (-0.5, 1.5, 0.5)
     write_png(tmp_path / "c16.png", rgb, bit_depth=16)

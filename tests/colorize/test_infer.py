@@ -11,7 +11,6 @@ from colorize.infer import (colorize_image, colorize_y, colorize_yuv, equalize, 
 from colorize.model import ColorizationModel, architecture
 from colorize.yuv import U_RANGE, V_RANGE, rgb_to_gray, rgb_to_yuv, yuv_to_rgb
 
-rng = np.random.default_rng(0)
 SIZES = [(1, 1), (1, 100), (100, 1), (55, 55), (56, 56), (57, 57), (113, 30), (37, 71)]
 
 
@@ -64,7 +63,7 @@ def test_window_grid_arithmetic(h, w):
 
 @pytest.mark.parametrize("h, w", SIZES)
 @pytest.mark.parametrize("batch", [1, 3, 16])
-def test_every_pixel_comes_from_its_own_window_exactly_once(h, w, batch):
+def test_every_pixel_comes_from_its_own_window_exactly_once(h, w, batch, rng):
     y = rng.random((h, w), dtype=np.float32)
     model = CentreModel()
     uv = colorize_y(y, model, batch=batch)
@@ -79,7 +78,7 @@ def test_every_pixel_comes_from_its_own_window_exactly_once(h, w, batch):
     np.testing.assert_array_equal(coded[..., 0], (r // 56) * cols + c // 56)
 
 
-def test_small_windows_tile_too():
+def test_small_windows_tile_too(rng):
     y = rng.random((23, 17), dtype=np.float32)
     model = CentreModel(patch=9, out=4)          # odd margin split: 2 above, 3 below
     np.testing.assert_array_equal(colorize_y(y, model, batch=5)[..., 0], y)
@@ -96,7 +95,7 @@ def test_padding_reflects_and_a_single_pixel_is_repeated():
     assert one.shape == (1, 1, 64, 64) and np.all(one == np.float32(0.3))
 
 
-def test_batch_size_does_not_change_a_real_model(tiny_model):
+def test_batch_size_does_not_change_a_real_model(tiny_model, rng):
     y = rng.random((50, 113), dtype=np.float32)          # 1 x 3 windows
     results = [colorize_y(y, tiny_model, batch=b) for b in (1, 2, 16)]
     for other in results[1:]:
@@ -104,7 +103,7 @@ def test_batch_size_does_not_change_a_real_model(tiny_model):
     assert np.all(results[0][..., 0] >= U_RANGE[0]) and np.all(results[0][..., 1] <= V_RANGE[1])
 
 
-def test_output_luminance_is_the_input_y(tiny_model):
+def test_output_luminance_is_the_input_y(tiny_model, rng):
     y = rng.random((40, 60), dtype=np.float32)
     for refine in (False, True):
         rgb = colorize_image(y, tiny_model, refine=refine, radius=5)
@@ -130,7 +129,7 @@ def test_out_of_gamut_chroma_is_desaturated_keeping_y():
     np.testing.assert_allclose(yuv_to_rgb_in_gamut(inside), yuv_to_rgb(inside), atol=1e-12)
 
 
-def test_refinement_changes_only_u_and_v(tiny_model):
+def test_refinement_changes_only_u_and_v(tiny_model, rng):
     y = rng.random((30, 45), dtype=np.float32)
     raw, refined = colorize_yuv(y, tiny_model, refine=True, radius=3, eps=1e-3)
     np.testing.assert_array_equal(raw[..., 0], y)
@@ -140,13 +139,13 @@ def test_refinement_changes_only_u_and_v(tiny_model):
     assert colorize_yuv(y, tiny_model, refine=False).refined is None
 
 
-def test_colour_input_is_reduced_to_its_y():
+def test_colour_input_is_reduced_to_its_y(rng):
     rgb = rng.random((10, 12, 3), dtype=np.float32)
     raw, _ = colorize_yuv(rgb, CentreModel(), refine=False)
     np.testing.assert_allclose(raw[..., 0], rgb_to_yuv(rgb)[..., 0], atol=1e-6)
 
 
-def test_equalize_is_monotone_and_spreads_the_histogram():
+def test_equalize_is_monotone_and_spreads_the_histogram(rng):
     y = (0.4 + 0.1 * rng.random((30, 40))).astype(np.float32)
     eq = equalize(y)
     order = np.argsort(y, axis=None)
@@ -158,7 +157,7 @@ def test_equalize_is_monotone_and_spreads_the_histogram():
     np.testing.assert_array_equal(equalize(flat), flat)
 
 
-def test_equalize_feeds_the_network_but_keeps_the_output_y():
+def test_equalize_feeds_the_network_but_keeps_the_output_y(rng):
     y = (0.4 + 0.1 * rng.random((20, 20))).astype(np.float32)
     model = CentreModel()
     raw, _ = colorize_yuv(y, model, refine=False, equalize=True)
@@ -206,7 +205,7 @@ def test_a_model_with_a_working_scale_sees_the_shrunk_image():
     np.testing.assert_array_equal(predict_chroma(y, model), colorize_y(y, model))
 
 
-def test_colorize_yuv_refines_at_full_size_after_predicting_small():
+def test_colorize_yuv_refines_at_full_size_after_predicting_small(rng):
     y = rng.random((90, 150), dtype=np.float32)
     model = ColorizationModel(architecture((4, 4, 4, 2)), rng=0, long_side=75)
     result = colorize_yuv(y, model, radius=4)
