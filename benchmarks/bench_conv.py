@@ -32,9 +32,9 @@ if __package__ in (None, ""):                      # run as a script: make the r
 
 import numpy as np
 
-import kernels
+from benchmarks.passes import conv_passes
 from benchmarks.results import machine_lines, median_times, write_section
-from vcnn import Conv2D, naive, phi, phi_adjoint
+from vcnn import Conv2D, naive
 
 SECTION = "bench_conv"
 
@@ -167,31 +167,17 @@ ENGINES = ("vcnn", "numba naive", "pure Python", "torch")
 def breakdown(case, runs=5) -> dict:
     """Median seconds of each pass of a conv layer on ``case``, and of the whole :class:`vcnn.Conv2D`.
 
-    Each pass is one public function on the layer's shapes: φ and φᵀ
-    (:mod:`vcnn.phi`), the three GEMMs (``numpy.matmul``, dW in the
-    orientation the layer computes it, φ(X)·dYᵀ), the two reshuffles
+    Each pass is one public function on the layer's shapes, run over the
+    batch one sample at a time as the layer runs it (``benchmarks/passes.py``):
+    φ and φᵀ (:mod:`vcnn.phi`), the three GEMMs (``numpy.matmul``, dW in the
+    orientation the layer computes it, φ(X_n)·dY_nᵀ), the bias passes
     (:mod:`kernels`). The passes take turns with the whole layer, so that all
     see the same machine load; the report's "sum of the passes" row says how
     much of the layer's time they account for.
     """
     layer = Conv2D(case.c_in, case.c_out, case.k, rng=0)
     x, dy = _data(case)
-    n, c_out, p = case.n, case.c_out, case.out ** 2
-    W = layer.W.reshape(c_out, -1)
-    cols = phi(x, case.k)
-    rows = W @ cols
-    y = np.empty((n, c_out, p), np.float32)
-    dW_t, db = np.empty_like(W.T), np.empty(c_out, np.float32)
-    dy3 = dy.reshape(n, c_out, p)
-    passes = {
-        "φ (im2col)": lambda: phi(x, case.k, out=cols),
-        "GEMM  Y = W·φ(X)": lambda: np.matmul(W, cols, out=rows),
-        "bias + reshuffle Y → NCHW": lambda: kernels.bias_to_nchw(rows, layer.b, y),
-        "reshuffle dY → rows, db": lambda: kernels.nchw_to_rows(dy3, rows, db),
-        "GEMM  dW = dY·φ(X)ᵀ": lambda: np.matmul(cols, rows.T, out=dW_t),
-        "GEMM  Wᵀ·dY": lambda: np.matmul(W.T, rows, out=cols),
-        "φᵀ (col2im)": lambda: phi_adjoint(cols, x.shape, case.k),
-    }
+    passes = {f"{cat}  {what}": fn for (cat, what), fn in conv_passes(layer, x, dy).items()}
     passes["whole layer"] = lambda: (layer.forward(x), layer.backward(dy))   # interleaved with its passes
     return median_times(passes, runs)
 
@@ -210,7 +196,7 @@ def peak_memory(case) -> dict:
         layer.backward(dy)
         peaks.append(tracemalloc.get_traced_memory()[1] - base)
     tracemalloc.stop()
-    cols_bytes = case.c_in * case.k ** 2 * case.n * case.out ** 2 * 4
+    cols_bytes = case.c_in * case.k ** 2 * case.out ** 2 * 4          # one sample's φ
     return {"first step": peaks[0], "next steps": peaks[1], "im2col buffer": cols_bytes,
             "input x": x.nbytes, "output y": dy.nbytes}
 
@@ -266,7 +252,7 @@ def verdict(rows, times, peak) -> str:
     others = sum(s for name, s in times.items() if name != "whole layer" and not name.startswith("GEMM"))
     text = (f"On {case.name}, N={case.n}, the three GEMMs take {gemms:.2f} s "
             f"({case.gflop / gemms:.0f} GFLOP/s, against a square-GEMM peak of {peak:.0f} GFLOP/s "
-            f"measured in this run); φ, φᵀ and the reshuffles take {others:.2f} s "
+            f"measured in this run); φ, φᵀ and the bias passes take {others:.2f} s "
             f"({100 * others / times['whole layer']:.0f} % of the layer). ")
     if t is None:
         return text + "PyTorch is not installed (`pip install .[bench]`), so there is no comparison."
@@ -275,16 +261,21 @@ def verdict(rows, times, peak) -> str:
     return text + (
         f"The layer takes {v / t:.2f}× PyTorch's time ({t:.2f} s, {case.gflop / t:.0f} GFLOP/s). "
         f"What stands in the way: PyTorch (oneDNN) convolves directly from the image, "
-        f"so it never writes or reads the {case.c_in * case.k ** 2 * case.n * case.out ** 2 * 4 / 1e6:.0f} MB "
-        f"φ matrix; we pay one pass to write it (φ), one to read it back (φᵀ), and the Wᵀ·dY GEMM "
-        f"writes an output of that size. Even with those passes free, the GEMMs alone take "
+        f"so it never writes or reads the {case_cols_mb(case):.0f} MB "
+        f"φ matrix; we pay two passes to write it (φ, in forward and again in backward), one to read it "
+        f"back (φᵀ), and the Wᵀ·dY GEMM writes an output of that size. Even with those passes free, the GEMMs alone take "
         f"{gemms / t:.2f}× PyTorch's whole layer.")
+
+
+def case_cols_mb(case) -> float:
+    """MB of a whole batch's φ for ``case``."""
+    return case.c_in * case.k ** 2 * case.n * case.out ** 2 * 4 / 1e6
 
 
 def report(rows, times, memory, peak, command, torch_version, load_at_start=None) -> str:
     mb = {k: v / 1e6 for k, v in memory.items()}
     focus = max(rows, key=lambda r: r["case"].gflop)["case"]
-    phi_share = (times["φ (im2col)"] + times["φᵀ (col2im)"]) / times["whole layer"]
+    phi_share = sum(s for name, s in times.items() if name.startswith("φ")) / times["whole layer"]
     return "\n".join([
         "## Conv layer, forward + backward (`bench_conv.py`)",
         "",
@@ -309,9 +300,10 @@ def report(rows, times, memory, peak, command, torch_version, load_at_start=None
         breakdown_table(times),
         "",
         f"Peak memory of one forward + backward (tracemalloc, allocations beyond the inputs x and dy): "
-        f"first step {mb['first step']:.0f} MB, for an im2col buffer of {mb['im2col buffer']:.0f} MB, "
-        f"which exists once: Wᵀ·dY is written over φ(X), and Y and dY ({mb['output y']:.0f} MB) share "
-        f"one buffer too. The layer keeps these two from step to step, so later steps allocate only y and dx: "
+        f"first step {mb['first step']:.0f} MB: the layer's output y and dx ({mb['output y']:.0f} and "
+        f"{mb['input x']:.0f} MB) and one sample's φ ({mb['im2col buffer']:.0f} MB; the layer takes the GEMMs "
+        f"one sample at a time and writes Wᵀ·dY_n over φ(X_n)), where a whole batch's φ would take "
+        f"{case_cols_mb(focus):.0f} MB. The layer keeps them from step to step: later steps allocate "
         f"{mb['next steps']:.0f} MB.",
         "",
         *targets(rows, phi_share),

@@ -39,13 +39,14 @@ import numpy as np
 
 import kernels
 import vcnn
+from benchmarks.passes import conv_passes
 from benchmarks.results import machine_lines, median_times, write_section
 from colorize import model as colorize_model
 from colorize.losses import euclidean
 from colorize.guided_filter import guided_filter
 from colorize.yuv import U_RANGE
 from vcnn import naive
-from vcnn.layers import Conv2D, FullConv2D, ReLU, _weight_gradient
+from vcnn.layers import Conv2D, FullConv2D, ReLU
 
 SECTION = "bench_train"
 PATCH = 64
@@ -305,28 +306,6 @@ def per_layer(name, batch, runs=3) -> dict:
             "loss": med[("loss", "")], "update": med[("update", "")]}
 
 
-def conv_passes(layer: Conv2D, x, dy, first: bool) -> dict:
-    """The passes :class:`vcnn.Conv2D` makes, as the functions it calls (same shapes, same buffers)."""
-    k, n = layer.k, x.shape[0]
-    W = layer.W.reshape(layer.c_out, -1)
-    cols = vcnn.phi(x, k)
-    rows = W @ cols
-    y = np.empty((n, layer.c_out, rows.shape[1] // n), np.float32)
-    dW, db = np.empty_like(W), np.empty(layer.c_out, np.float32)
-    dy3 = np.ascontiguousarray(dy).reshape(y.shape)
-    passes = {
-        ("φ", "φ"): lambda: vcnn.phi(x, k, out=cols),
-        ("GEMM", "Y = W·φ(X)"): lambda: np.matmul(W, cols, out=rows),
-        ("reshuffle", "bias + Y → NCHW"): lambda: kernels.bias_to_nchw(rows, layer.b, y, layer.relu),
-        ("reshuffle", "dY → rows, db"): lambda: kernels.nchw_to_rows(dy3, rows, db, y if layer.relu else None),
-        ("GEMM", "dW = dY·φ(X)ᵀ"): lambda: _weight_gradient(rows, cols, dW),
-    }
-    if not first:
-        passes[("GEMM", "Wᵀ·dY")] = lambda: np.matmul(W.T, rows, out=cols)
-        passes[("φᵀ", "φᵀ")] = lambda: vcnn.phi_adjoint(cols, x.shape, k)
-    return passes
-
-
 def step_passes(name, batch) -> dict:
     """{(category, pass, layer label): callable} for every pass of one step."""
     specs = arch(name)
@@ -346,7 +325,7 @@ def step_passes(name, batch) -> dict:
     for i, layer in enumerate(layers):
         label = layer_label(i, layer)
         if isinstance(layer, Conv2D):
-            for (cat, what), fn in conv_passes(layer, acts[i], grads[i], i == 0).items():
+            for (cat, what), fn in conv_passes(layer, acts[i], grads[i], need_dx=i > 0).items():
                 passes[(cat, what, label)] = fn
         elif isinstance(layer, ReLU):
             y, dy = layer.forward(acts[i]), grads[i]

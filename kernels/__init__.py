@@ -7,8 +7,8 @@ kernel back into the plain Python loop it is written as.
 """
 from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.elementwise import (
-    bias_to_nchw,
-    nchw_to_rows,
+    add_bias,
+    bias_gradient,
     relu_backward,
     relu_forward,
 )
@@ -22,7 +22,7 @@ from kernels.naive_conv import (
 
 __all__ = [
     "im2col", "col2im",
-    "relu_forward", "relu_backward", "bias_to_nchw", "nchw_to_rows",
+    "relu_forward", "relu_backward", "add_bias", "bias_gradient",
     "conv_forward_direct", "conv_backward_direct",
     "full_conv_forward_direct", "full_conv_backward_direct",
     "box_mean", "guided_coefficients", "guided_output",

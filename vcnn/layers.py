@@ -40,15 +40,27 @@ class _KeptBuffers:
         return flat[:size].reshape(shape)
 
 
-def _weight_gradient(dY, cols, dW):
-    """dW = dY · colsᵀ, computed as its transpose cols · dYᵀ and copied into ``dW``.
+class _WeightGradient:
+    """dW = Σ_n dY_n · φ(X_n)ᵀ, summed one sample's column block at a time.
 
-    Both products sum over the long N·Ho·Wo axis; OpenBLAS runs the one whose
-    output rows are those of φ 1.6-2.5× faster when C_out is 64-128 (it splits
-    that output better over threads), and no slower at 512. The transposed
-    result is small: (C_in·k·k, C_out).
+    Each term is computed as its transpose φ(X_n) · dY_nᵀ, (C_in·k·k, C_out):
+    OpenBLAS runs that product, whose output rows are those of φ, 3-6× faster
+    than dY_n · φ(X_n)ᵀ on the thin shapes of a 32-channel layer (and no
+    slower at 512). The transposed sum is written into ``dW`` at the end.
     """
-    dW[...] = np.matmul(cols, dY.T).T
+
+    def __init__(self, layer, dW):
+        self.layer, self.dW, self.total = layer, dW, None
+
+    def add(self, dY, cols):
+        shape = (cols.shape[0], dY.shape[0])
+        if self.total is None:
+            self.total = np.matmul(cols, dY.T, out=self.layer._buffer("dWt", shape))
+        else:
+            self.total += np.matmul(cols, dY.T, out=self.layer._buffer("dWt_term", shape))
+
+    def finish(self):
+        self.dW[...] = self.total.T
 
 
 class Conv2D(_KeptBuffers):
@@ -70,23 +82,38 @@ class Conv2D(_KeptBuffers):
     dtype : float32 (default) or float64
     relu : bool, default False
         A ReLU fused into the layer: ``y = max(W · φ(X) + b, 0)``, applied in
-        the reshuffle that adds the bias, and backward takes dL/dy of that
-        rectified output and masks it (dY = dy · [y > 0]) in the reshuffle
-        that sums db. Two passes over the activations fewer per step;
+        the pass that adds the bias, and backward takes dL/dy of that
+        rectified output and masks it (dY = dy · [y > 0]) in the pass that
+        sums db. Two passes over the activations fewer per step;
         :class:`vcnn.Network` sets it on every Conv2D that a ReLU follows.
 
     Notes
     -----
     Output shape (N, C_out, H - k + 1, W - k + 1). No kernel flip, as in VCNN
-    and every framework. forward keeps ``cols = φ(x)`` (the largest buffer of
-    the layer); backward needs it for dW and then reuses the same memory for
-    ``Wᵀ · dY``, so one im2col-sized buffer serves the whole step. Likewise
-    one (C_out, N·Ho·Wo) buffer holds Y in forward and dY in backward.
-    Both are kept from batch to batch (and grown when a batch needs more), so
-    a step writes into memory that is already mapped instead of having the
-    kernel zero fresh pages (682 MB for φ at the paper's layer 2, batch 8).
-    So are y and dx: **the arrays forward and backward return are the
-    layer's own, overwritten by its next call** (copy one to keep it).
+    and every framework.
+
+    **The GEMM one sample at a time.** φ(X)'s columns are ordered (n, oh, ow),
+    so φ(X) = [φ(X_1) | … | φ(X_N)], one column block per sample, and the
+    products above split along the same blocks::
+
+        Y_n = W · φ(X_n) + b,   dW = Σ_n dY_n · φ(X_n)ᵀ,   dX_n = φᵀ(Wᵀ · dY_n)
+
+    The layer computes them block by block: the same sums, in another order.
+    Y_n, (C_out, Ho·Wo), is exactly sample n of the (N, C_out, Ho, Wo) output,
+    so the GEMM writes the activations in place and nothing is reshuffled;
+    φ(X_n) (1.4-5 MB in the colorization nets) stays in the cache between
+    the im2col that writes it and the GEMM that reads it, where a whole
+    batch's φ (85 MB for a 4×4 layer of width 32 at batch 16) went out to
+    memory and back. Backward computes φ(X_n) again from x (an im2col costs a
+    tenth of the three GEMMs) instead of keeping the whole φ(X), so a layer
+    holds one sample's φ, not the batch's. For k = 1, φ(X_n) is X_n itself:
+    no im2col at all.
+
+    The layer keeps x (a reference: backward reads it again, so do not
+    change it in between) and its buffers from batch to batch, so a step
+    writes into memory that is already mapped. So are y and dx: **the
+    arrays forward and backward return are the layer's own, overwritten by
+    its next call** (copy one to keep it).
     """
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):
@@ -97,40 +124,52 @@ class Conv2D(_KeptBuffers):
         self.b = np.zeros(c_out, dtype=dtype)
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
-        self.cols = None
+        self.x = None
+
+    def _phi(self, x: np.ndarray, n: int) -> np.ndarray:
+        """φ(X_n), (C_in·k·k, Ho·Wo): sample n's column block of φ(X) (X_n itself for k = 1)."""
+        if self.k == 1:
+            return x[n].reshape(self.c_in, -1)
+        _, _, h, w = x.shape
+        shape = (self.c_in * self.k * self.k, (h - self.k + 1) * (w - self.k + 1))
+        return phi(x[n:n + 1], self.k, out=self._buffer("cols", shape))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
         n, _, h, w = x.shape
         k = check_kernel_size(self.k, h, w)
-        self.x_shape = x.shape
-        positions = n * (h - k + 1) * (w - k + 1)
-        self.cols = phi(x, k, out=self._buffer("cols", (self.c_in * k * k, positions)))
-        Y = np.matmul(self.W.reshape(self.c_out, -1), self.cols,               # now the conv is a GEMM
-                      out=self._buffer("rows", (self.c_out, positions)))
+        self.x = x
         self.y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
-        kernels.bias_to_nchw(Y, self.b, self.y.reshape(n, self.c_out, -1), self.relu)
+        W = self.W.reshape(self.c_out, -1)
+        for i in range(n):
+            Y = np.matmul(W, self._phi(x, i), out=self.y[i].reshape(self.c_out, -1))   # now the conv is a GEMM
+            kernels.add_bias(Y, self.b, self.relu)
         return self.y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        if self.cols is None:
+        if self.x is None:
             raise RuntimeError("Conv2D.backward needs a forward first (and runs once per forward)")
-        n, _, h, w = self.x_shape
+        x, self.x = self.x, None
         dy = as_nchw(dy, "dy", dtype=self.W.dtype)
-        expected = (n, self.c_out, h - self.k + 1, w - self.k + 1)
-        if dy.shape != expected:
-            raise ValueError(f"dy must have shape {expected}, got {dy.shape}")
-        dY = self._buffer("rows", (self.c_out, self.cols.shape[1]))           # Y is spent: same memory
-        kernels.nchw_to_rows(dy.reshape(n, self.c_out, -1), dY, self.db,
-                             self.y.reshape(n, self.c_out, -1) if self.relu else None)
+        if dy.shape != self.y.shape:
+            raise ValueError(f"dy must have shape {self.y.shape}, got {dy.shape}")
         W = self.W.reshape(self.c_out, -1)
-        _weight_gradient(dY, self.cols, self.dW.reshape(self.c_out, -1))
-        if not need_dx:
-            self.cols = None
-            return None
-        dcols = np.matmul(W.T, dY, out=self.cols)                # φ(X) is spent: reuse its memory
-        self.cols = None
-        return phi_adjoint(dcols, self.x_shape, self.k, out=self._buffer("dx", self.x_shape))
+        dW = _WeightGradient(self, self.dW.reshape(self.c_out, -1))
+        self.db[...] = 0
+        dx = self._buffer("dx", x.shape) if need_dx else None
+        for i in range(x.shape[0]):
+            dY = self._buffer("dY", (self.c_out, dy[i, 0].size))
+            kernels.bias_gradient(dy[i].reshape(self.c_out, -1), dY, self.db,
+                                  self.y[i].reshape(self.c_out, -1) if self.relu else None)
+            cols = self._phi(x, i)
+            dW.add(dY, cols)
+            if need_dx and self.k == 1:
+                np.matmul(W.T, dY, out=dx[i].reshape(self.c_in, -1))
+            elif need_dx:
+                dcols = np.matmul(W.T, dY, out=cols)                 # φ(X_n) is spent: reuse its memory
+                phi_adjoint(dcols, (1,) + x.shape[1:], self.k, out=dx[i:i + 1])
+        dW.finish()
+        return dx
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""
@@ -155,9 +194,14 @@ class FullConv2D(_KeptBuffers):
 
         dP = φ(dY / counts),   dW = dP · φ₁(X)ᵀ,   db = Σ dP,   dX = φ₁ᵀ(Wᵀ · dP)
 
-    where φ₁ is the 1×1 φ (a transpose). Output shape (N, C_out, H + k - 1, W + k - 1).
-    P, dP and φ₁(X) share memory kept from batch to batch, as in :class:`Conv2D`;
-    the output y is a fresh array, dx the layer's own (overwritten by its next call).
+    where φ₁ is the 1×1 φ. Output shape (N, C_out, H + k - 1, W + k - 1).
+    As in :class:`Conv2D`, the products run one sample's column block at a
+    time: φ₁(X_n) is X_n itself, (C_in, H·W), so P_n = W · X_n + b needs no
+    transpose, P_n (1.4 MB in the colorization nets) stays in the cache for
+    the φᵀ that reads it, and dX_n = Wᵀ · dP_n lands in the activations'
+    layout directly. P and dP share memory kept from batch to batch; the
+    output y is a fresh array, dx the layer's own (overwritten by its next
+    call), and backward reads the forward's x again (do not change it).
     With k = 8 it takes the 49×49 maps of the colorization net to 56×56.
 
     Parameters
@@ -176,7 +220,7 @@ class FullConv2D(_KeptBuffers):
         self.b = np.zeros(shape[0], dtype=dtype)
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
-        self.x_cols = None
+        self.x = None
 
     def _counts(self, h, w):
         """How many k×k predictions cover each output pixel, shape (H+k-1, W+k-1)."""
@@ -186,32 +230,37 @@ class FullConv2D(_KeptBuffers):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
         n, _, h, w = x.shape
-        self.x_shape = x.shape
+        self.x = x
         self.out_shape = (n, self.c_out, h + self.k - 1, w + self.k - 1)
         if getattr(self, "counts", None) is None or self.counts.shape != self.out_shape[2:]:
             self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
-        positions = n * h * w
-        self.x_cols = phi(x, 1, out=self._buffer("x_cols", (self.c_in, positions)))
-        P = np.matmul(self.W, self.x_cols, out=self._buffer("P", (self.W.shape[0], positions)))
-        P += self.b[:, None]
-        y = phi_adjoint(P, self.out_shape, self.k, out=self._buffer("y", self.out_shape))
+        y = self._buffer("y", self.out_shape)
+        for i in range(n):
+            P = np.matmul(self.W, x[i].reshape(self.c_in, -1), out=self._buffer("P", (self.W.shape[0], h * w)))
+            kernels.add_bias(P, self.b)
+            phi_adjoint(P, (1,) + self.out_shape[1:], self.k, out=y[i:i + 1])
         return y / self.counts          # a fresh array: the network's output, which callers keep
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        if self.x_cols is None:
+        if self.x is None:
             raise RuntimeError("FullConv2D.backward needs a forward first (and runs once per forward)")
+        x, self.x = self.x, None
         dy = as_nchw(dy, "dy", dtype=self.W.dtype)
         if dy.shape != self.out_shape:
             raise ValueError(f"dy must have shape {self.out_shape}, got {dy.shape}")
         g = np.divide(dy, self.counts, out=self._buffer("y", dy.shape))
-        dP = phi(g, self.k, out=self._buffer("P", (self.W.shape[0], self.x_cols.shape[1])))   # P is spent
-        _weight_gradient(dP, self.x_cols, self.dW)
-        np.sum(dP, axis=1, out=self.db)
-        x_cols, self.x_cols = self.x_cols, None
-        if not need_dx:
-            return None
-        dx_cols = np.matmul(self.W.T, dP, out=x_cols)           # φ₁(X) is spent: reuse its memory
-        return phi_adjoint(dx_cols, self.x_shape, 1, out=self._buffer("dx", self.x_shape))
+        dW = _WeightGradient(self, self.dW)
+        self.db[...] = 0
+        dx = self._buffer("dx", x.shape) if need_dx else None
+        for i in range(x.shape[0]):
+            dP = phi(g[i:i + 1], self.k, out=self._buffer("P", (self.W.shape[0], x[i, 0].size)))
+            x_cols = x[i].reshape(self.c_in, -1)
+            dW.add(dP, x_cols)
+            self.db += np.sum(dP, axis=1)
+            if need_dx:
+                np.matmul(self.W.T, dP, out=dx[i].reshape(self.c_in, -1))
+        dW.finish()
+        return dx
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""

@@ -46,7 +46,7 @@ def test_breakdown_names_every_layer_and_pass():
     assert len(layers["layers"]) == 5 and layers["update"] > 0          # each ReLU runs inside its conv
     passes = bench_train.breakdown("small", 1, runs=1)
     categories = {key[0] for key in passes}
-    assert {"φ", "GEMM", "φᵀ", "reshuffle", "mapping layer", "update", "whole step"} <= categories
+    assert {"φ", "GEMM", "φᵀ", "bias", "mapping layer", "update", "whole step"} <= categories
     text = bench_train.breakdown_tables("small", 1, layers, passes)
     assert "0: conv 11×11 1→32 + ReLU" in text and "4: mapping 16→1·8²" in text and "rest" in text
 
