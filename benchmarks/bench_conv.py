@@ -168,9 +168,9 @@ def breakdown(case, runs=5) -> dict:
     """Median seconds of each pass of a conv layer on ``case``, and of the whole :class:`vcnn.Conv2D`.
 
     Each pass is one public function on the layer's shapes, run over the
-    batch one sample at a time as the layer runs it (``benchmarks/passes.py``):
+    batch block by block as the layer runs it (``benchmarks/passes.py``):
     φ and φᵀ (:mod:`vcnn.phi`), the three GEMMs (``numpy.matmul``, dW in the
-    orientation the layer computes it, φ(X_n)·dY_nᵀ), the bias passes
+    orientation the layer computes it, φ(X)·dYᵀ), the bias passes
     (:mod:`kernels`). The passes take turns with the whole layer, so that all
     see the same machine load; the report's "sum of the passes" row says how
     much of the layer's time they account for.
@@ -196,7 +196,7 @@ def peak_memory(case) -> dict:
         layer.backward(dy)
         peaks.append(tracemalloc.get_traced_memory()[1] - base)
     tracemalloc.stop()
-    cols_bytes = case.c_in * case.k ** 2 * case.out ** 2 * 4          # one sample's φ
+    cols_bytes = layer._scratch["cols"].nbytes if case.k > 1 else 0    # the φ the layer kept: one block
     return {"first step": peaks[0], "next steps": peaks[1], "im2col buffer": cols_bytes,
             "input x": x.nbytes, "output y": dy.nbytes}
 
@@ -301,9 +301,9 @@ def report(rows, times, memory, peak, command, torch_version, load_at_start=None
         "",
         f"Peak memory of one forward + backward (tracemalloc, allocations beyond the inputs x and dy): "
         f"first step {mb['first step']:.0f} MB: the layer's output y and dx ({mb['output y']:.0f} and "
-        f"{mb['input x']:.0f} MB) and one sample's φ ({mb['im2col buffer']:.0f} MB; the layer takes the GEMMs "
-        f"one sample at a time and writes Wᵀ·dY_n over φ(X_n)), where a whole batch's φ would take "
-        f"{case_cols_mb(focus):.0f} MB. The layer keeps them from step to step: later steps allocate "
+        f"{mb['input x']:.0f} MB) and φ ({mb['im2col buffer']:.0f} MB: one block of samples, the whole batch "
+        f"on several threads, one sample on one; Wᵀ·dY is written over it), {case_cols_mb(focus):.0f} MB "
+        f"for the whole batch. The layer keeps them from step to step: later steps allocate "
         f"{mb['next steps']:.0f} MB.",
         "",
         *targets(rows, phi_share),

@@ -1,9 +1,10 @@
-"""Elementwise passes: ReLU, and the bias (with a fused ReLU) after a conv's GEMM.
+"""Elementwise passes: ReLU, and the bias (with a fused ReLU) around a conv's GEMM.
 
-A conv layer's GEMM writes one sample's output block, (C_out, P), straight
-into the (N, C_out, P) activations; :func:`add_bias` then adds the bias (and
-rectifies) while that block is still in the cache, and :func:`bias_gradient`
-does the reverse in backward: one pass, not two.
+The GEMM of a conv layer over a block of B samples produces a (C_out, B·P)
+matrix; the network passes (N, C_out, P) tensors. Each reshuffle below is
+fused with the bias work that must touch every element anyway, so a layer
+makes one pass, not two. For B = 1 the GEMM's output already is the
+sample's (C_out, P) block and the "reshuffle" only adds the bias in place.
 
 These passes are memory-bound and serial on purpose: measured on this
 2-core machine with the other core busy, a ``parallel=True`` ReLU took 8 ms
@@ -29,30 +30,39 @@ def relu_backward(y, dy, dx):
 
 
 @njit(cache=True)
-def add_bias(y, b, relu=False):
-    """y[c, p] += b[c] in place, y shaped (C, P); with ``relu``, then max(y, 0)."""
-    channels, plane = y.shape
+def bias_to_nchw(rows, b, y, relu=False):
+    """y[n, c, p] = rows[c, n·P + p] + b[c], with y shaped (N, C, P); with ``relu``, max(that, 0).
+
+    For N = 1, ``rows`` may be ``y[0]`` itself (the bias is then added in place).
+    """
+    n_batch, channels, plane = y.shape
     for c in range(channels):
         bias = b[c]
-        for p in range(plane):
-            v = y[c, p] + bias
-            y[c, p] = v if (v > 0 or not relu) else 0.0
+        for n in range(n_batch):
+            start = n * plane
+            for p in range(plane):
+                v = rows[c, start + p] + bias
+                y[n, c, p] = v if (v > 0 or not relu) else 0.0
 
 
 @njit(cache=True)
-def bias_gradient(dy, dY, db, y=None):
-    """dY[c, p] = dy[c, p] and db[c] += Σ_p dY[c, p], all shaped (C, P).
+def nchw_to_rows(dy, rows, db, y=None):
+    """rows[c, n·P + p] = dy[n, c, p] and db[c] += Σ dy[:, c, :] (dy shaped (N, C, P)).
 
-    The backward of :func:`add_bias`: given its rectified output ``y``, dy
-    passes only where y > 0 (ReLU's backward) before it is summed.
+    The inverse reshuffle of :func:`bias_to_nchw`, with the bias gradient
+    summed on the way (added to ``db``: a layer sums it block by block).
+    Given the rectified output ``y`` of a ReLU fused into
+    :func:`bias_to_nchw`, dy passes only where y > 0 (ReLU's backward).
     """
-    channels, plane = dy.shape
+    n_batch, channels, plane = dy.shape
     for c in range(channels):
         total = 0.0
-        for p in range(plane):
-            v = dy[c, p]
-            if y is not None and not y[c, p] > 0:
-                v = 0.0
-            dY[c, p] = v
-            total += v
+        for n in range(n_batch):
+            start = n * plane
+            for p in range(plane):
+                v = dy[n, c, p]
+                if y is not None and not y[n, c, p] > 0:
+                    v = 0.0
+                rows[c, start + p] = v
+                total += v
         db[c] += total

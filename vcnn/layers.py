@@ -40,12 +40,41 @@ class _KeptBuffers:
         return flat[:size].reshape(shape)
 
 
-class _WeightGradient:
-    """dW = Σ_n dY_n · φ(X_n)ᵀ, summed one sample's column block at a time.
+def _blocks(layer, n: int):
+    """(start, stop) of the blocks of samples the layer's GEMMs take in turn.
 
-    Each term is computed as its transpose φ(X_n) · dY_nᵀ, (C_in·k·k, C_out):
+    ``layer.samples_per_block`` samples per block, or by default: one when
+    the engine runs on one thread, the whole batch otherwise (see
+    :class:`Conv2D`, Notes).
+    """
+    size = layer.samples_per_block or (1 if kernels.num_threads() == 1 else n)
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _phi_block(layer, x: np.ndarray, s: int, e: int, k: int) -> np.ndarray:
+    """φ(X_s..e), (C·k·k, B·Ho·Wo): the block of φ(X)'s columns of samples s..e-1,
+    in the layer's kept buffer; for k = 1 and one sample, X_s itself (a view)."""
+    if k == 1 and e - s == 1:
+        return x[s].reshape(x.shape[1], -1)
+    _, c, h, w = x.shape
+    return phi(x[s:e], k, out=layer._buffer("cols", (c * k * k, (e - s) * (h - k + 1) * (w - k + 1))))
+
+
+def _dx_block(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int, k: int):
+    """dX of samples s..e-1 = φᵀ(Wᵀ · dY) into dx[s:e], the product written over ``cols``
+    (φ is spent); for k = 1 and one sample, straight into dx (``cols`` is then x itself)."""
+    if k == 1 and e - s == 1:
+        np.matmul(Wt, dY, out=dx[s].reshape(dx.shape[1], -1))
+    else:
+        phi_adjoint(np.matmul(Wt, dY, out=cols), (e - s,) + dx.shape[1:], k, out=dx[s:e])
+
+
+class _WeightGradient:
+    """dW = Σ_blocks dY_b · φ(X_b)ᵀ, summed one block of samples at a time.
+
+    Each term is computed as its transpose φ(X_b) · dY_bᵀ, (C_in·k·k, C_out):
     OpenBLAS runs that product, whose output rows are those of φ, 3-6× faster
-    than dY_n · φ(X_n)ᵀ on the thin shapes of a 32-channel layer (and no
+    than dY_b · φ(X_b)ᵀ on the thin shapes of a 32-channel layer (and no
     slower at 512). The transposed sum is written into ``dW`` at the end.
     """
 
@@ -92,22 +121,26 @@ class Conv2D(_KeptBuffers):
     Output shape (N, C_out, H - k + 1, W - k + 1). No kernel flip, as in VCNN
     and every framework.
 
-    **The GEMM one sample at a time.** φ(X)'s columns are ordered (n, oh, ow),
-    so φ(X) = [φ(X_1) | … | φ(X_N)], one column block per sample, and the
+    **The GEMM block by block.** φ(X)'s columns are ordered (n, oh, ow), so
+    φ(X) = [φ(X_1) | … | φ(X_N)], one column block per sample, and the
     products above split along the same blocks::
 
         Y_n = W · φ(X_n) + b,   dW = Σ_n dY_n · φ(X_n)ᵀ,   dX_n = φᵀ(Wᵀ · dY_n)
 
-    The layer computes them block by block: the same sums, in another order.
-    Y_n, (C_out, Ho·Wo), is exactly sample n of the (N, C_out, Ho, Wo) output,
-    so the GEMM writes the activations in place and nothing is reshuffled;
-    φ(X_n) (1.4-5 MB in the colorization nets) stays in the cache between
-    the im2col that writes it and the GEMM that reads it, where a whole
-    batch's φ (85 MB for a 4×4 layer of width 32 at batch 16) went out to
-    memory and back. Backward computes φ(X_n) again from x (an im2col costs a
-    tenth of the three GEMMs) instead of keeping the whole φ(X), so a layer
-    holds one sample's φ, not the batch's. For k = 1, φ(X_n) is X_n itself:
-    no im2col at all.
+    The layer takes them in blocks of ``samples_per_block`` samples: the same
+    sums, in another order. On one thread (``colorize train --jobs 2``), one
+    sample per block, the default: Y_n, (C_out, Ho·Wo), is exactly sample n
+    of the output, so the GEMM writes the activations in place and the
+    "reshuffle" only adds the bias; φ(X_n) (1.4-5 MB in the colorization
+    nets) stays in the cache between the im2col that writes it and the GEMM
+    that reads it, where a whole batch's φ (85 MB for a 4×4 layer of width 32
+    at batch 16) goes out to memory and back. On several threads, the whole
+    batch per block, the default: every GEMM and φ is a parallel region whose
+    threads meet at a barrier, and one barrier per layer costs less than one
+    per sample (on this shared machine, 8× less for ``colorize apply``).
+    Backward computes φ of a block again from x (an im2col costs a tenth of
+    the three GEMMs) instead of keeping it from forward. For k = 1 and one
+    sample, φ(X_n) is X_n itself: no im2col at all.
 
     The layer keeps x (a reference: backward reads it again, so do not
     change it in between) and its buffers from batch to batch, so a step
@@ -115,6 +148,8 @@ class Conv2D(_KeptBuffers):
     arrays forward and backward return are the layer's own, overwritten by
     its next call** (copy one to keep it).
     """
+
+    samples_per_block = None       # None: 1 on one thread, the whole batch on several (see Notes)
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):
         self.c_in, self.c_out, self.k = int(c_in), int(c_out), int(k)
@@ -126,14 +161,6 @@ class Conv2D(_KeptBuffers):
         self.db = np.zeros_like(self.b)
         self.x = None
 
-    def _phi(self, x: np.ndarray, n: int) -> np.ndarray:
-        """φ(X_n), (C_in·k·k, Ho·Wo): sample n's column block of φ(X) (X_n itself for k = 1)."""
-        if self.k == 1:
-            return x[n].reshape(self.c_in, -1)
-        _, _, h, w = x.shape
-        shape = (self.c_in * self.k * self.k, (h - self.k + 1) * (w - self.k + 1))
-        return phi(x[n:n + 1], self.k, out=self._buffer("cols", shape))
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
         n, _, h, w = x.shape
@@ -141,9 +168,11 @@ class Conv2D(_KeptBuffers):
         self.x = x
         self.y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
         W = self.W.reshape(self.c_out, -1)
-        for i in range(n):
-            Y = np.matmul(W, self._phi(x, i), out=self.y[i].reshape(self.c_out, -1))   # now the conv is a GEMM
-            kernels.add_bias(Y, self.b, self.relu)
+        for s, e in _blocks(self, n):
+            y = self.y[s:e].reshape(e - s, self.c_out, -1)
+            rows = y[0] if e - s == 1 else self._buffer("rows", (self.c_out, y.shape[2] * (e - s)))
+            Y = np.matmul(W, _phi_block(self, x, s, e, k), out=rows)          # now the conv is a GEMM
+            kernels.bias_to_nchw(Y, self.b, y, self.relu)
         return self.y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
@@ -157,17 +186,14 @@ class Conv2D(_KeptBuffers):
         dW = _WeightGradient(self, self.dW.reshape(self.c_out, -1))
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
-        for i in range(x.shape[0]):
-            dY = self._buffer("dY", (self.c_out, dy[i, 0].size))
-            kernels.bias_gradient(dy[i].reshape(self.c_out, -1), dY, self.db,
-                                  self.y[i].reshape(self.c_out, -1) if self.relu else None)
-            cols = self._phi(x, i)
+        for s, e in _blocks(self, x.shape[0]):
+            dY = self._buffer("rows", (self.c_out, dy[0, 0].size * (e - s)))
+            kernels.nchw_to_rows(dy[s:e].reshape(e - s, self.c_out, -1), dY, self.db,
+                                 self.y[s:e].reshape(e - s, self.c_out, -1) if self.relu else None)
+            cols = _phi_block(self, x, s, e, self.k)
             dW.add(dY, cols)
-            if need_dx and self.k == 1:
-                np.matmul(W.T, dY, out=dx[i].reshape(self.c_in, -1))
-            elif need_dx:
-                dcols = np.matmul(W.T, dY, out=cols)                 # φ(X_n) is spent: reuse its memory
-                phi_adjoint(dcols, (1,) + x.shape[1:], self.k, out=dx[i:i + 1])
+            if need_dx:
+                _dx_block(W.T, dY, cols, dx, s, e, self.k)
         dW.finish()
         return dx
 
@@ -195,11 +221,11 @@ class FullConv2D(_KeptBuffers):
         dP = φ(dY / counts),   dW = dP · φ₁(X)ᵀ,   db = Σ dP,   dX = φ₁ᵀ(Wᵀ · dP)
 
     where φ₁ is the 1×1 φ. Output shape (N, C_out, H + k - 1, W + k - 1).
-    As in :class:`Conv2D`, the products run one sample's column block at a
-    time: φ₁(X_n) is X_n itself, (C_in, H·W), so P_n = W · X_n + b needs no
-    transpose, P_n (1.4 MB in the colorization nets) stays in the cache for
-    the φᵀ that reads it, and dX_n = Wᵀ · dP_n lands in the activations'
-    layout directly. P and dP share memory kept from batch to batch; the
+    As in :class:`Conv2D`, the products run block by block of samples; with
+    one sample per block φ₁(X_n) is X_n itself, (C_in, H·W), so P_n = W · X_n
+    + b needs no transpose, P_n (1.4 MB in the colorization nets) stays in the
+    cache for the φᵀ that reads it, and dX_n = Wᵀ · dP_n lands in the
+    activations' layout directly. P and dP share memory kept from batch to batch; the
     output y is a fresh array, dx the layer's own (overwritten by its next
     call), and backward reads the forward's x again (do not change it).
     With k = 8 it takes the 49×49 maps of the colorization net to 56×56.
@@ -211,6 +237,8 @@ class FullConv2D(_KeptBuffers):
         Seeds ``W ~ N(0, 1 / c_in)`` (no ReLU follows this layer); b = 0.
     dtype : float32 (default) or float64
     """
+
+    samples_per_block = None       # as in Conv2D
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32):
         self.c_in, self.c_out, self.k = int(c_in), int(c_out), int(k)
@@ -235,10 +263,10 @@ class FullConv2D(_KeptBuffers):
         if getattr(self, "counts", None) is None or self.counts.shape != self.out_shape[2:]:
             self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
         y = self._buffer("y", self.out_shape)
-        for i in range(n):
-            P = np.matmul(self.W, x[i].reshape(self.c_in, -1), out=self._buffer("P", (self.W.shape[0], h * w)))
-            kernels.add_bias(P, self.b)
-            phi_adjoint(P, (1,) + self.out_shape[1:], self.k, out=y[i:i + 1])
+        for s, e in _blocks(self, n):
+            P = np.matmul(self.W, _phi_block(self, x, s, e, 1), out=self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
+            P += self.b[:, None]
+            phi_adjoint(P, (e - s,) + self.out_shape[1:], self.k, out=y[s:e])
         return y / self.counts          # a fresh array: the network's output, which callers keep
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
@@ -252,13 +280,13 @@ class FullConv2D(_KeptBuffers):
         dW = _WeightGradient(self, self.dW)
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
-        for i in range(x.shape[0]):
-            dP = phi(g[i:i + 1], self.k, out=self._buffer("P", (self.W.shape[0], x[i, 0].size)))
-            x_cols = x[i].reshape(self.c_in, -1)
+        for s, e in _blocks(self, x.shape[0]):
+            dP = phi(g[s:e], self.k, out=self._buffer("P", (self.W.shape[0], (e - s) * x[0, 0].size)))
+            x_cols = _phi_block(self, x, s, e, 1)
             dW.add(dP, x_cols)
             self.db += np.sum(dP, axis=1)
             if need_dx:
-                np.matmul(self.W.T, dP, out=dx[i].reshape(self.c_in, -1))
+                _dx_block(self.W.T, dP, x_cols, dx, s, e, 1)
         dW.finish()
         return dx
 

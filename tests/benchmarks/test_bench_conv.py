@@ -34,7 +34,7 @@ def test_table_has_one_line_per_case(rows):
 
 def test_breakdown_memory_and_report(rows, tmp_path):
     times = bench_conv.breakdown(TINY[1], runs=1)
-    assert {"φ  φ(X_n), forward and again in backward", "φᵀ  φᵀ", "GEMM  Wᵀ·dY_n", "whole layer"} <= set(times)
+    assert {"φ  φ(X), forward and again in backward", "φᵀ  φᵀ", "GEMM  Wᵀ·dY", "whole layer"} <= set(times)
     assert all(s > 0 for s in times.values())
     memory = bench_conv.peak_memory(TINY[1])
     assert memory["first step"] >= memory["im2col buffer"] > 0

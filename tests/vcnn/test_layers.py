@@ -172,3 +172,63 @@ def test_conv_with_fused_relu_gradients():
     layer = Conv2D(2, 3, 3, rng=0, dtype=np.float64, relu=True)
     layer.b[:] = [0.3, -0.2, 0.1]               # some outputs on each side of the kink
     check_layer(layer, random((2, 2, 6, 5), 1))
+
+
+@pytest.mark.parametrize("block", [1, 2, 3])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("k", [1, 3])
+def test_conv_gives_the_same_numbers_for_every_block_of_samples(block, relu, k):
+    """The GEMMs taken one sample, two samples (the last block short) or the whole batch at a time:
+    the naive loops' y, dx, dW, db each time, twice in a row (the second step in kept buffers)."""
+    layer = Conv2D(2, 3, k, rng=0, dtype=np.float64, relu=relu)
+    layer.samples_per_block = block
+    layer.b[:] = random(3, 1)
+    for seed in (2, 4):
+        x = random((3, 2, 7, 6), seed)
+        h = naive.conv2d_forward(x, layer.W, layer.b)
+        np.testing.assert_allclose(layer.forward(x), np.maximum(h, 0) if relu else h, rtol=1e-12, atol=1e-12)
+        dy = random(h.shape, seed + 1)
+        dx, dW, db = naive.conv2d_backward(x, layer.W, dy * (h > 0) if relu else dy)
+        np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3])
+def test_full_conv_gives_the_same_numbers_for_every_block_of_samples(block):
+    layer = FullConv2D(2, 2, 3, rng=0, dtype=np.float64)
+    layer.samples_per_block = block
+    layer.b[:] = random(layer.b.shape, 1)
+    for seed in (2, 4):
+        x = random((3, 2, 4, 5), seed)
+        np.testing.assert_allclose(layer.forward(x), naive.full_conv2d_forward(x, layer.W, layer.b, 3),
+                                   rtol=1e-12, atol=1e-12)
+        dy = random(layer.out_shape, seed + 1)
+        dx, dW, db = naive.full_conv2d_backward(x, layer.W, 3, dy)
+        np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
+
+
+@pytest.mark.parametrize("block", [1, 3])
+def test_gradients_with_one_sample_and_the_whole_batch_per_block(block):
+    conv = Conv2D(2, 3, 3, rng=0, dtype=np.float64, relu=True)
+    conv.b[:] = [0.3, -0.2, 0.1]
+    full = FullConv2D(2, 1, 3, rng=1, dtype=np.float64)
+    full.b[:] = random(full.b.shape, 5)
+    for layer in (conv, full):
+        layer.samples_per_block = block
+    check_layer(conv, random((3, 2, 6, 5), 1))
+    check_layer(full, random((3, 2, 4, 3), 2))
+
+
+def test_the_default_block_is_one_sample_on_one_thread_and_the_batch_on_several(monkeypatch):
+    import kernels
+    from vcnn.layers import _blocks
+    layer = Conv2D(1, 1, 1)
+    monkeypatch.setattr(kernels, "num_threads", lambda: 1)
+    assert _blocks(layer, 3) == [(0, 1), (1, 2), (2, 3)]
+    monkeypatch.setattr(kernels, "num_threads", lambda: 2)
+    assert _blocks(layer, 3) == [(0, 3)]
+    layer.samples_per_block = 2
+    assert _blocks(layer, 3) == [(0, 2), (2, 3)]
