@@ -36,19 +36,21 @@ import numpy as np
 from benchmarks.results import blas_info, machine_lines, write_section
 from colorize.model import WIDTHS, architecture, init_network
 from colorize.parallel import sum_gradients, world
+from colorize.processes import THREAD_VARIABLES
 from colorize.train import TrainConfig, train_channel
 from vcnn import phi
 
 SECTION = "bench_mpi"
 ALLREDUCE = ("packed", "flat", "per_array")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 # Terminal escape sequences: CSI (colours, cursor), OSC (titles, ended by BEL or ESC backslash), two-byte ones.
 ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 RESULT = re.compile(r"RESULT (\{.*\})")
 
 
 class NoiseData:
-    """Random uint8 windows, a pure function of (seed, step) like `colorize.patches`' sources."""
+    """Random uint8 windows, a pure function of (seed, step): a `colorize.sources.DataSource`."""
+
+    description = {"kind": "noise"}
 
     def batch(self, seed, step, size):
         return np.random.default_rng([seed, step]).integers(0, 256, (size, 64, 64, 3), dtype=np.uint8)
@@ -90,7 +92,7 @@ def worker(widths, batch, warmup, steps, repeats) -> dict:
     with tempfile.TemporaryDirectory() as tmp:          # rank 0 writes the last checkpoint there
         _barrier(comm)
         stamps.append(time.perf_counter())
-        train_channel("u", NoiseData(), config, Path(tmp) / "bench.npz",
+        train_channel("u", init_network(config.specs, config.seed, "u"), NoiseData(), config, Path(tmp) / "bench.npz",
                       report=lambda channel, step, loss: stamps.append(time.perf_counter()), comm=comm)
     step = statistics.median(np.diff(stamps)[warmup:]) if comm.rank == 0 else None
     grads = [g for _, _, g in init_network(config.specs, 0, "u").parameters()]

@@ -407,11 +407,11 @@ def _throughput_worker(engine, name, batch, steps, queue):
 def throughput(engine, name, batch, steps=5) -> float:
     """Windows per second of both channels trained at once, as ``colorize train --jobs 2`` runs them:
     two processes started with one BLAS and one Numba thread each (the same environment)."""
-    from colorize.train import _single_threaded_children
+    from colorize.processes import single_threaded
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_throughput_worker, args=(engine, name, batch, steps, queue)) for _ in range(2)]
-    with _single_threaded_children():
+    with single_threaded():
         for proc in procs:
             proc.start()
     seconds = [queue.get() for _ in procs]

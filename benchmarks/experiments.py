@@ -71,7 +71,8 @@ PAPER_REFINE = (RADIUS, EPS)
 MAX_POOL = 20_000               # training windows per shard at most (then epochs repeat)
 REPO = Path(__file__).resolve().parent.parent
 #: The code a trained model depends on: a cached model is reused only if these are unchanged.
-ENGINE = ("kernels", "vcnn", "colorize/model.py", "colorize/patches.py", "colorize/train.py")
+ENGINE = ("kernels", "vcnn", "colorize/model.py", "colorize/patches.py", "colorize/sources.py", "colorize/train.py",
+          "colorize/loop.py", "colorize/trainconfig.py", "colorize/checkpoints.py")
 PROBE_STEPS = 20                # steps timed per width for the equal wall-clock budget
 DEEP8 = (11, 4, 3, 3, 3, 1, 1)  # the bundled default's convolutions
 #: Run by default only with photo sets of their own (--val-photos/--test-photos); the others only without.

@@ -34,7 +34,8 @@ from colorize.evaluate import evaluate
 from colorize.images import list_images, read_image, write_png
 from colorize.infer import colorize_image
 from colorize.model import load_model, model_file
-from colorize.patches import ShardData, targets
+from colorize.patches import targets
+from colorize.sources import ShardData
 from colorize.yuv import rgb_to_gray
 
 #: (metric key, heading, decimals, which way is better)

@@ -206,6 +206,15 @@ def output_size(specs: list[dict], patch: int) -> int:
     return size
 
 
+def margin(patch: int, out: int) -> int:
+    """Pixels between a window's edge and its predicted ``out``×``out`` centre: ⌊(patch − out) / 2⌋.
+
+    >>> margin(64, 56)
+    4
+    """
+    return (patch - out) // 2
+
+
 def check_long_side(long_side) -> int | None:
     """None, or a whole number of pixels >= 1 (a working scale); raises ValueError otherwise."""
     if long_side is None:

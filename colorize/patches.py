@@ -4,17 +4,12 @@ A pair is stored as the window's RGB pixels (uint8, 64×64×3): Y, U and V
 follow from them exactly (:func:`targets`), and a shard of the paper's
 10,000 pairs takes 123 MB instead of 410 MB as float32 Y, U, V.
 
-Two sources feed training, both deterministic in (seed, step) alone, so that
-a resumed run and a run split over MPI ranks see the same batches:
-
-- :class:`ShardData`, a folder of shard files written by :func:`write_shards`
-  (the paper's layout: ``train-000.npz`` … and ``val-000.npz``);
-- :class:`PhotoData`, a folder of photos, cropped at random on the fly.
+Shards are written by :func:`write_shards` (the paper's layout:
+``train-000.npz`` … and ``val-000.npz``) with ``numpy.savez``, which stores
+the arrays uncompressed: training memory-maps them (:mod:`colorize.sources`).
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from pathlib import Path
 
@@ -22,15 +17,12 @@ import numpy as np
 
 from colorize.batch import check_output, prepare_folder
 from colorize.images import fit_long_side, is_gray, list_images, read_image, skipped_gray
+from colorize.model import margin
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
-from vcnn.modelfile import check_npz
 
-VAL_SEED_OFFSET = 1_000_003     # the validation stream never meets a training step's stream
 #: Limits of `write_shards`: pairs per shard (a shard is built in memory, 12 KB a pair) and shards.
 MAX_SHARD_SIZE, MAX_SHARDS = 100_000, 10_000
-#: Largest total uncompressed size of a shard file that `ShardData` opens (checked before reading it).
-MAX_SHARD_BYTES = 2 ** 32
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -71,7 +63,7 @@ def targets(windows: np.ndarray, out: int):
         The centre crops of U and V.
     """
     yuv = rgb_to_yuv(windows.astype(np.float32) / 255)
-    m = (windows.shape[1] - out) // 2
+    m = margin(windows.shape[1], out)
     centre = yuv[:, m:m + out, m:m + out]
     return yuv[..., 0], np.ascontiguousarray(centre[..., 1]), np.ascontiguousarray(centre[..., 2])
 
@@ -148,123 +140,9 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
         windows = random_windows(source, shard_size, np.random.default_rng([seed, i]), size)
         meta = json.dumps({"seed": seed, "index": i, "photos": len(source), "size": size, "long_side": long_side,
                            "gray_skipped": gray if i < train_shards else val_gray})
-        with atomic_path(out_dir / name) as tmp, open(tmp, "wb") as f:
+        with atomic_path(out_dir / name) as tmp, open(tmp, "wb") as f:     # uncompressed: mappable
             np.savez(f, rgb=windows, meta=np.frombuffer(meta.encode(), np.uint8))
         written.append(out_dir / name)
         if progress:
             progress(1)
     return written
-
-
-class ShardData:
-    """Training pairs from a shard folder.
-
-    Batch ``s`` takes ``batch`` positions of an epoch-wise permutation drawn
-    from (seed, epoch): every pair is seen once per epoch.
-    """
-
-    def __init__(self, folder, size: int = 64):
-        folder = Path(folder)
-        train, val = sorted(folder.glob("train-*.npz")), sorted(folder.glob("val-*.npz"))
-        if not train:
-            raise ValueError(f"{folder} holds no training shards (train-*.npz); make them with 'colorize patches'")
-        self.train, scales = self._load(train, size)
-        self.val, val_scales = self._load(val, size) if val else (self.train[:0], set())
-        scales |= val_scales
-        if len(scales) > 1:
-            raise ValueError(f"the shards in {folder} were cut from photos at different scales "
-                             f"(long sides {sorted(scales, key=str)}): use one 'colorize patches' run")
-        self.long_side = scales.pop()
-        self.description = {"kind": "shards", "folder": str(folder), "train_pairs": len(self.train),
-                            "val_pairs": len(self.val), "long_side": self.long_side}
-
-    @staticmethod
-    def _load(files, size):
-        """The windows of shard files, and the set of photo scales (long sides) they were cut at."""
-        arrays, scales = [], set()
-        for f in files:
-            check_npz(f, MAX_SHARD_BYTES, what="shard")
-            try:
-                with np.load(f, allow_pickle=False) as data:
-                    rgb = data["rgb"]
-                    meta = json.loads(data["meta"].tobytes()) if "meta" in data else {}
-            except Exception as e:  # noqa: BLE001 - any unreadable shard gets the same one-line error
-                raise ValueError(f"shard {f} is not readable: {e}") from None
-            if rgb.dtype != np.uint8 or rgb.ndim != 4 or rgb.shape[1:] != (size, size, 3):
-                raise ValueError(f"shard {f} must hold uint8 (N, {size}, {size}, 3) windows, got {rgb.dtype} {rgb.shape}")
-            arrays.append(rgb)
-            scales.add(meta.get("long_side") if isinstance(meta, dict) else None)
-        return np.concatenate(arrays), scales
-
-    @functools.cached_property
-    def fingerprint(self) -> str:
-        """A hash of every training and validation pair: which data a checkpoint was trained on."""
-        return _fingerprint([self.train, self.val])
-
-    def batch(self, seed: int, step: int, size: int) -> np.ndarray:
-        n = len(self.train)
-        first = step * size
-        positions = np.arange(first, first + size)
-        epochs = positions // n
-        out = np.empty((size,) + self.train.shape[1:], np.uint8)
-        for epoch in np.unique(epochs):
-            order = np.random.default_rng([seed, int(epoch)]).permutation(n)
-            mine = epochs == epoch
-            out[mine] = self.train[order[positions[mine] % n]]
-        return out
-
-    def validation(self, seed: int, count: int) -> np.ndarray:
-        pool = self.val if len(self.val) else self.train
-        return pool[:count]
-
-
-class PhotoData:
-    """Training pairs cropped on the fly from a folder of photos.
-
-    Batch ``s`` is drawn from ``default_rng([seed, s])``; the validation
-    windows from a stream of their own (they come from the same photos: hold
-    photos out yourself to validate on unseen ones).
-    """
-
-    def __init__(self, paths, size: int = 64, long_side: int | None = None):
-        (self.photos, gray), self.size, self.long_side = load_photos(paths, long_side), size, long_side
-        self.description = {"kind": "photos", "paths": [str(p) for p in np.atleast_1d(paths)],
-                            "photos": len(self.photos), "gray_skipped": gray, "long_side": long_side}
-
-    @functools.cached_property
-    def fingerprint(self) -> str:
-        """A hash of every photo's pixels (as shrunk): which data a checkpoint was trained on."""
-        return _fingerprint(self.photos)
-
-    def batch(self, seed: int, step: int, size: int) -> np.ndarray:
-        return random_windows(self.photos, size, np.random.default_rng([seed, step]), self.size)
-
-    def validation(self, seed: int, count: int) -> np.ndarray:
-        return random_windows(self.photos, count, np.random.default_rng([seed, VAL_SEED_OFFSET]), self.size)
-
-
-def _fingerprint(arrays) -> str:
-    """BLAKE2b of the arrays' shapes and bytes, in order (hex, 32 characters)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for a in arrays:
-        digest.update(repr((a.dtype.str, a.shape)).encode())
-        digest.update(np.ascontiguousarray(a).data)
-    return digest.hexdigest()
-
-
-def open_data(path, size: int = 64, long_side: int | None = None):
-    """A shard folder (it holds ``train-*.npz``) or anything else holding photos.
-
-    Photos are shrunk to ``long_side``; shards were cut at a scale of their
-    own (``colorize patches --long-side``), which `long_side`, if given, must match.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"training data {path} does not exist")
-    if path.is_dir() and any(path.glob("train-*.npz")):
-        data = ShardData(path, size)
-        if long_side is not None and long_side != data.long_side:
-            raise ValueError(f"the shards in {path} were cut from photos at long side {data.long_side}, "
-                             f"not {long_side}: leave --long-side out, or cut new shards with it")
-        return data
-    return PhotoData([path], size, long_side)

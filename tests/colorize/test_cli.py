@@ -299,7 +299,7 @@ def test_info_describes_a_model(model_file):
 
 def _loss_log(path, rows=8, every=50):
     """A loss log as 'colorize train' writes it: phases of 100 steps, Euclidean first."""
-    from colorize.train import LOG_FIELDS
+    from colorize.loop import LOG_FIELDS
     lines = [",".join(LOG_FIELDS)]
     for i in range(rows):
         euclidean = (i * every // 100) % 2 == 0

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from colorize.images import ImageError, read_image
-from colorize.model import ColorizationModel, architecture
-from colorize.train import TrainConfig, TrainingError, _load_checkpoint, _save_checkpoint, init_network
+from colorize.checkpoints import load_checkpoint, save_checkpoint
+from colorize.model import ColorizationModel, architecture, init_network
+from colorize.train import TrainConfig, TrainingError
 from vcnn import SGD
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -52,7 +53,7 @@ CONFIG = TrainConfig(SPECS, 4)
 
 def _checkpoint(path):
     net = init_network(SPECS, 0, "u")
-    _save_checkpoint(path, net, SGD(net.parameters(), CONFIG.lr), "u", 2, CONFIG, [], 1.0, "0" * 32)
+    save_checkpoint(path, net, SGD(net.parameters(), CONFIG.lr), "u", 2, CONFIG, [], 1.0, "0" * 32)
 
 
 SAMPLES["checkpoint"] = _bytes_of(_checkpoint)
@@ -108,7 +109,7 @@ def test_model_loader_raises_only_value_error(data):
 @given(mutated(SAMPLES["checkpoint"]))
 def test_checkpoint_loader_raises_only_value_or_training_error(data):
     net = init_network(SPECS, 0, "u")
-    _only((ValueError, TrainingError), lambda p: _load_checkpoint(p, net, SGD(net.parameters(), CONFIG.lr), CONFIG),
+    _only((ValueError, TrainingError), lambda p: load_checkpoint(p, net, SGD(net.parameters(), CONFIG.lr), CONFIG),
           data, ".npz")
 
 
@@ -121,5 +122,5 @@ def test_the_unmutated_samples_load():
     net = init_network(SPECS, 0, "u")
     folder, path = _file(SAMPLES["checkpoint"], ".npz")
     with folder:
-        assert _load_checkpoint(path, net, SGD(net.parameters(), CONFIG.lr), CONFIG)[0] == 2
+        assert load_checkpoint(path, net, SGD(net.parameters(), CONFIG.lr), CONFIG)[0] == 2
 

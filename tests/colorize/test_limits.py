@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from colorize.cli import main
-from colorize.model import ColorizationModel, architecture, parse_architecture
-from colorize.train import TrainConfig, TrainingError, _load_checkpoint, _save_checkpoint, init_network
+from colorize.checkpoints import load_checkpoint, save_checkpoint
+from colorize.model import ColorizationModel, architecture, init_network, parse_architecture
+from colorize.train import TrainConfig
 from vcnn import SGD
 from vcnn.modelfile import load_arrays, save_arrays
 
@@ -103,7 +104,7 @@ def test_checkpoint_metadata_of_the_wrong_type_is_one_clear_error(tmp_path, chan
     net = init_network(config.specs, 0, "u")
     opt = SGD(net.parameters(), config.lr)
     path = tmp_path / "m.ckpt-u.npz"
-    _save_checkpoint(path, net, opt, "u", 2, config, [], 1.0)
+    save_checkpoint(path, net, opt, "u", 2, config, [], 1.0)
     arrays, meta = load_arrays(path)
     meta = {k: v for k, v in meta.items() if k != "format_version"}
     meta.update(change)
@@ -111,5 +112,4 @@ def test_checkpoint_metadata_of_the_wrong_type_is_one_clear_error(tmp_path, chan
         del meta["log"]
     save_arrays(path, arrays, meta)
     with pytest.raises(ValueError, match=f"field '{field}'"):
-        _load_checkpoint(path, net, opt, config)
-    assert _load_checkpoint.__module__ == "colorize.train" and TrainingError
+        load_checkpoint(path, net, opt, config)

@@ -54,7 +54,7 @@ def test_tone_does_not_replace_existing_outputs(photos, sepia_photos):
 def test_a_model_trained_on_toned_photos_colorizes_in_that_tone(sepia_photos, tmp_path):
     config = TrainConfig(architecture((4, 4, 4, 2)), iterations=60, batch=4, lr=3.0, momentum=0.9,
                          schedule="euclidean:100", log_every=60, checkpoint_every=60)
-    model = train(sepia_photos, tmp_path / "sepia.npz", config)
+    model = train(sepia_photos, tmp_path / "sepia.npz", config).model
     style = np.mean([mean_chroma(p) for p in sepia_photos.iterdir()], axis=0)
     gray = np.random.default_rng(1).uniform(0.2, 0.8, (70, 90)).astype(np.float32)
     uv = rgb_to_yuv(colorize_image(gray, model))[..., 1:].reshape(-1, 2).mean(axis=0)

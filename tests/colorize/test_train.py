@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 import vcnn
 from colorize.cli import main
-from colorize.model import ColorizationModel, architecture
-from colorize.patches import PhotoData, ShardData
-from colorize.train import TrainConfig, TrainingError, checkpoint_path, train
+from colorize.model import ColorizationModel, architecture, init_network
+from colorize.sources import PhotoData, ShardData
+from colorize.train import TrainConfig, TrainingError, checkpoint_path, log_path, train
 from vcnn.modelfile import load_arrays, save_arrays
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,6 +122,19 @@ def test_lr_half_life_sets_every_step_and_resume_is_exact(photos, tmp_path, monk
     assert negative.exit_code == 2 and "--lr-half-life" in negative.stderr.splitlines()[-1]
 
 
+def test_train_returns_the_model_it_writes_and_its_loss_logs(photos, tmp_path):
+    config = TrainConfig(architecture((2, 2, 2, 2)), 3, batch=2, log_every=2, val_patches=2)
+    trained = train(photos, tmp_path / "m.npz", config)
+    saved = ColorizationModel.load(tmp_path / "m.npz")
+    assert all(np.array_equal(value, saved.arrays()[name]) for name, value in trained.model.arrays().items())
+    assert trained.model.meta["training"] == saved.meta["training"]
+    for channel in "uv":
+        with open(log_path(tmp_path / "m.npz", channel)) as f:
+            written = list(csv.DictReader(f))
+        assert [(row["last_step"], float(row["val_euclidean"])) for row in written] == \
+            [(str(row["last_step"]), row["val_euclidean"]) for row in trained.logs[channel]] and len(written) == 2
+
+
 def test_two_jobs_train_the_same_networks(photos, tmp_path):
     one, two = tmp_path / "one.npz", tmp_path / "two.npz"
     assert run("train", photos, "-o", one, "--iterations", 3, *TINY).exit_code == 0
@@ -163,7 +176,7 @@ def test_patches_then_train_on_shards(photos, tmp_path):
     shards = ShardData(data)
     assert len(shards.train) == 10 and len(shards.val) == 5
     epoch = np.concatenate([shards.batch(0, s, 2) for s in range(5)])      # one epoch: every pair once
-    assert sorted(map(bytes, epoch)) == sorted(map(bytes, shards.train))
+    assert sorted(map(bytes, epoch)) == sorted(map(bytes, np.asarray(shards.train)))
     again = run("patches", photos, "-o", data, "--shard-size", 5)
     assert again.exit_code == 1 and "already holds shards" in again.stderr
     assert run("train", data, "-o", tmp_path / "m.npz", "--iterations", 2, "--val-patches", 3, *TINY).exit_code == 0
@@ -173,15 +186,16 @@ def test_patches_then_train_on_shards(photos, tmp_path):
                  "--train-shards", 1, "--val-photos", photos / "p2.png")
     assert result.exit_code == 0, result.output
     split = ShardData(held_out)       # p0 is red, p1 green, p2 blue: every validation window is p2's
-    assert (split.val[..., 2].mean(axis=(1, 2)) > split.val[..., 0].mean(axis=(1, 2))).all()
-    assert not (split.train[..., 2].mean(axis=(1, 2)) > split.train[..., 0].mean(axis=(1, 2))).all()
+    val, train_windows = np.asarray(split.val), np.asarray(split.train)
+    assert (val[..., 2].mean(axis=(1, 2)) > val[..., 0].mean(axis=(1, 2))).all()
+    assert not (train_windows[..., 2].mean(axis=(1, 2)) > train_windows[..., 0].mean(axis=(1, 2))).all()
     gray = tmp_path / "gray"
     gray.mkdir()
     iio.imwrite(gray / "g.png", np.full((70, 70), 128, np.uint8))
     (gray / "p0.png").write_bytes((photos / "p0.png").read_bytes())
     result = run("patches", gray, "-o", tmp_path / "from_gray", "--shard-size", 2, "--train-shards", 1)
     assert result.exit_code == 0 and "skipped 1 gray photo (no colour in them): g.png" in result.stderr
-    assert ShardData(tmp_path / "from_gray").train.std(axis=-1).min() > 0          # only p0's colour windows
+    assert np.asarray(ShardData(tmp_path / "from_gray").train).std(axis=-1).min() > 0          # only p0's colour windows
     only_gray = run("patches", gray / "g.png", "-o", tmp_path / "none", "--shard-size", 2)
     assert only_gray.exit_code == 1 and "no colour images found" in only_gray.stderr and "g.png" in only_gray.stderr
 
@@ -356,6 +370,23 @@ def test_resume_gaps_are_refused_or_said(photos, tmp_path):
     assert fresh.exit_code == 0 and "note: --resume: no checkpoint of" in fresh.stderr
 
 
+def test_checkpoints_of_shards_fingerprinted_by_content_still_resume(photos, tmp_path):
+    """Checkpoints made before shards were fingerprinted from their zip directories recorded a hash of
+    every pair: they resume on the same shards, and other data is still refused."""
+    data, model = tmp_path / "data", tmp_path / "m.npz"
+    assert run("patches", photos, "-o", data, "--shard-size", 4, "--train-shards", 1).exit_code == 0
+    assert run("train", data, "-o", model, "--iterations", 1, *TINY).exit_code == 0
+    for fingerprint, outcome in ((ShardData(data).content_fingerprint(), 0), ("0" * 32, 1)):
+        for channel in "uv":
+            path = checkpoint_path(model, channel)
+            arrays, meta = load_arrays(path)
+            meta = {k: v for k, v in meta.items() if k != "format_version"}
+            save_arrays(path, arrays, {**meta, "data_fingerprint": fingerprint})
+        result = run("train", data, "-o", model, "--iterations", 2, "--resume")
+        assert result.exit_code == outcome, result.output
+    assert "was trained on other data" in result.stderr
+
+
 def test_the_readmes_disk_figures_are_what_patches_writes(photos, tmp_path):
     sizes = {}
     for n in (10, 20):
@@ -372,7 +403,7 @@ def test_the_readmes_disk_figures_are_what_patches_writes(photos, tmp_path):
 
 def test_a_loss_blow_up_is_measured_against_the_runs_early_losses(photos, tmp_path, monkeypatch):
     """One lucky near-gray first batch is no reference; a loss 100 times the early ones is divergence."""
-    training = sys.modules["colorize.train"]           # (colorize.train is also the function)
+    training = sys.modules["colorize.loop"]
     losses = iter([0.0001] + [0.01] * 11 + [0.5, 2.0])
     real = training._channel_loss
 
@@ -384,4 +415,4 @@ def test_a_loss_blow_up_is_measured_against_the_runs_early_losses(photos, tmp_pa
     config = TrainConfig(architecture((2, 2, 2, 2)), 20, batch=2, schedule="euclidean:100",
                          checkpoint_every=100, log_every=100, val_patches=2)
     with pytest.raises(TrainingError, match=r"diverged at step 13 \(the euclidean loss reached 2, 200 times"):
-        training.train_channel("u", PhotoData([photos]), config, tmp_path / "m.npz")
+        training.train_channel("u", init_network(config.specs, 0, "u"), PhotoData([photos]), config, tmp_path / "m.npz")
