@@ -411,9 +411,7 @@ def run_variant(variant: Variant, budget: Budget, photos: Photos, workdir: Path,
     except TrainingError as e:
         return {**row, "error": str(e), "trained": True}
     radius, eps = variant.refine or PAPER_REFINE
-    model = ColorizationModel.load(model_path)
-    if full_size:
-        model.long_side = scale
+    model = ColorizationModel.load(model_path, long_side=(scale or 0) if full_size else None)
     test_dir = prepare_photos(photos, workdir, None)[2] if full_size else folders[2]
     results = evaluate(test_dir, model, variant.refine is not None, radius, eps, compare_dir=compare_dir)
     return {**row, "trained": trained, "seconds": _seconds(model_path, budget.jobs),

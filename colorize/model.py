@@ -288,14 +288,19 @@ class ColorizationModel:
                                           "long_side": self.long_side})
 
     @classmethod
-    def load(cls, path) -> "ColorizationModel":
-        """Read and validate a model file written by :meth:`save`; raises ``ValueError``."""
+    def load(cls, path, long_side: int | None = None) -> "ColorizationModel":
+        """Read and validate a model file written by :meth:`save`; raises ``ValueError``.
+
+        ``long_side``: work at this scale instead of the saved one (0: at the
+        image's own size; None: the scale the model was trained at).
+        """
         arrays, meta = load_arrays(path)
         network_from_spec(meta.get("architecture"), path)          # a clear error for a bad spec
         try:
-            long_side = check_long_side(meta.pop("long_side", None))
+            saved = check_long_side(meta.pop("long_side", None))
         except (TypeError, ValueError) as e:
             raise ValueError(f"model file {path} has an invalid working scale: {e}") from None
+        long_side = saved if long_side is None else check_long_side(long_side or None)
         try:
             model = cls(meta.pop("architecture"), meta.pop("patch", PATCH), meta=meta, long_side=long_side)
         except (TypeError, KeyError, ValueError) as e:
@@ -346,6 +351,9 @@ def model_file(name_or_path: str | os.PathLike | None = None) -> Path:
     return bundled[str(name_or_path)]
 
 
-def load_model(name_or_path: str | Path | None = None) -> ColorizationModel:
-    """Load a model file, or a bundled model by name (default: ``"default"``); see `is_model_path`."""
-    return ColorizationModel.load(model_file(name_or_path))
+def load_model(name_or_path: str | Path | None = None, long_side: int | None = None) -> ColorizationModel:
+    """Load a model file, or a bundled model by name (default: ``"default"``); see `is_model_path`.
+
+    ``long_side``: as in `ColorizationModel.load` (None: the model's own working scale).
+    """
+    return ColorizationModel.load(model_file(name_or_path), long_side)

@@ -165,10 +165,9 @@ def test_wrong_model_files(images, tmp_path, monkeypatch):
 
 def test_model_file_keeps_its_working_scale_and_long_side_overrides_it(images, model_file, tmp_path):
     scaled = tmp_path / "scaled.npz"
-    model = ColorizationModel.load(model_file)
-    model.long_side = 10
-    model.save(scaled)
+    ColorizationModel.load(model_file, long_side=10).save(scaled)
     assert ColorizationModel.load(scaled).long_side == 10 and ColorizationModel.load(model_file).long_side is None
+    assert ColorizationModel.load(scaled, long_side=0).long_side is None and ColorizationModel.load(scaled, 20).long_side == 20
     outputs = {}
     for name, args in {"native": ["--model", model_file], "scaled": ["--model", scaled],
                        "override": ["--model", scaled, "--long-side", 0]}.items():

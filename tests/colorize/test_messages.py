@@ -113,12 +113,12 @@ def test_skipped_colorized_files_are_reported(tmp_path, model_file):
 
 
 def test_ctrl_c_before_training_starts_is_one_line(tmp_path, monkeypatch):
-    import colorize.cli
+    import colorize.cli_common
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(colorize.cli, "load_model", interrupted)
+    monkeypatch.setattr(colorize.cli_common, "load_model", interrupted)
     result = run("apply", tmp_path, "-o", tmp_path / "out")
     assert result.exit_code == 130 and "Traceback" not in result.output
     assert result.stderr.strip().splitlines() == ["stopped on Ctrl-C: no file is left half-written"]

@@ -323,7 +323,7 @@ def test_progress_off_a_terminal_is_whole_lines_with_running_means(photos, tmp_p
 
 
 def test_progress_shows_running_means_and_no_eta_before_steps_are_timed(monkeypatch):
-    import colorize.cli as cli
+    import colorize.cli_train as cli
     from colorize.model import named_architecture
     clock = iter(range(1000))
     monkeypatch.setattr(cli.time, "perf_counter", lambda: float(next(clock)))
