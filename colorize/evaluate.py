@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -43,7 +44,7 @@ CAPTION_HEIGHT = 28
 
 def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: int = RADIUS,
                    eps: float = EPS, batch: int = BATCH, strip: str | os.PathLike | None = None,
-                   mean_chroma: tuple[float, float] | None = None) -> dict[str, dict[str, float]]:
+                   mean_chroma: tuple[float, float] | None = None, keep: dict | None = None) -> dict[str, dict[str, float]]:
     """Metrics of one colour photo, colorized from its gray, and of the gray baseline.
 
     Parameters
@@ -58,6 +59,9 @@ def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: 
         row CAPTION_HEIGHT pixels high naming each column with its PSNR and AuC.
     mean_chroma : (U, V), optional
         Also score the baseline that gives every pixel this chroma (not in the strip).
+    keep : dict, optional
+        Filled with the images compared, RGB float32 (H, W, 3): ``gray``,
+        ``network`` [, ``refined``], ``truth``.
 
     Returns
     -------
@@ -75,6 +79,8 @@ def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: 
     if refine:
         outputs["refined"] = yuv_to_rgb_in_gamut(yuv.refined)
     metrics = {name: image_metrics(rgb, truth) for name, rgb in outputs.items()}
+    if keep is not None:
+        keep.update(outputs, truth=truth)
     if strip is not None:
         cells = [*outputs.values(), truth]
         captions = [(STRIP_COLUMNS[name], f"PSNR {metrics[name]['psnr_rgb']:.1f} dB, AuC {metrics[name]['auc']:.3f}")
@@ -107,7 +113,7 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
              batch: int = BATCH, compare_dir: str | os.PathLike | None = None,
              report: Report | None = None, progress: Progress | None = None,
              mean_chroma: tuple[float, float] | None = None,
-             json_path: str | os.PathLike | None = None, overwrite: bool = True) -> dict:
+             json_path: str | os.PathLike | None = None, overwrite: bool = True, keep_images=()) -> dict:
     """Evaluate a model on colour photos: per image and overall, against the gray baseline.
 
     Parameters
@@ -130,6 +136,8 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
     overwrite : bool
         Replace existing strips and JSON file (``colorize evaluate`` passes
         its ``--overwrite``, off by default). A photo is never replaced.
+    keep_images : paths of photos among `photos`
+        Return their images too (see ``outputs`` below).
 
     Returns
     -------
@@ -139,7 +147,9 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
         the standard error of each mean (NaN below two photos); ``count``:
         photos evaluated; ``failed``: photo -> reason; ``gray_skipped``: the
         names of the gray photos left out (no colour to score; `report` is
-        told, as ``colorize train`` tells).
+        told, as ``colorize train`` tells); with `keep_images`, ``outputs``:
+        photo -> the images compared (`evaluate_image`'s ``keep``), which
+        `write_results` leaves out.
 
     Raises
     ------
@@ -170,8 +180,9 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
         mean_chroma = tuple(float(c) for c in mean_chroma)
         if len(mean_chroma) != 2 or not all(map(math.isfinite, mean_chroma)):
             raise ValueError(f"mean chroma must be two finite numbers U, V, got {mean_chroma}")
+    kept = {Path(p).resolve(): {} for p in keep_images}
     run = run_batch(images, lambda p: evaluate_image(p, model, refine, radius, eps, batch, strips.get(p),
-                                                     mean_chroma),
+                                                     mean_chroma, kept.get(Path(p).resolve())),
                     report, progress, failed)
     per_image = {str(path): metrics for path, metrics in run.done.items() if metrics is not None}
     gray = [path.name for path, metrics in run.done.items() if metrics is None]
@@ -182,6 +193,8 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
                "failed": {str(path): reason for path, reason in run.failed.items()}, "gray_skipped": gray}
     if json_path is not None:
         write_results(results, json_path)
+    if keep_images:
+        results["outputs"] = {str(p): kept[Path(p).resolve()] for p in run.done if kept.get(Path(p).resolve())}
     return results
 
 
@@ -245,11 +258,11 @@ def format_table(results: dict) -> str:
 
 
 def write_results(results: dict, path: str | os.PathLike) -> None:
-    """Write the results of `evaluate` as JSON, atomically; NaN and infinity become null."""
+    """Write the results of `evaluate` (but its ``outputs``) as JSON, atomically; NaN and infinity become null."""
     def clean(x):
         if isinstance(x, dict):
             return {k: clean(v) for k, v in x.items()}
         return None if isinstance(x, float) and not math.isfinite(x) else x
 
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(clean(results), indent=2) + "\n")
+        tmp.write_text(json.dumps(clean({k: v for k, v in results.items() if k != "outputs"}), indent=2) + "\n")

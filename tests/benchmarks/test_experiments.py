@@ -10,18 +10,22 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from benchmarks import experiment_data as data
+from benchmarks import experiment_plan as plan
+from benchmarks import experiment_report as report
 from benchmarks import experiments as ex
+from colorize.model import mapping_size
 from colorize.images import read_image
 
 HELD_OUT = ("p0.png", "p1.png")
-BUDGET = ex.Budget(steps=2, batch=2, channels=(2, 2, 2, 1), long_side=72, val_windows=4, log_points=1, jobs=1)
-TINY = {"tiny": ex.Experiment("Tiny", "Does it run?", (
-    ex.Variant("alternate", patch=32, kernels=(5, 3, 1, 1)),
-    ex.Variant("wider, Euclidean, raw", patch=32, kernels=(5, 3, 1, 1), schedule="euclidean:1", refine=None,
+BUDGET = plan.Budget(steps=2, batch=2, channels=(2, 2, 2, 1), long_side=72, val_windows=4, log_points=1, jobs=1)
+TINY = {"tiny": plan.Experiment("Tiny", "Does it run?", (
+    plan.Variant("alternate", patch=32, kernels=(5, 3, 1, 1)),
+    plan.Variant("wider, Euclidean, raw", patch=32, kernels=(5, 3, 1, 1), schedule="euclidean:1", refine=None,
                width=2.0, equal_time=True))),
-        "scale": ex.Experiment("Scale", "Which size?", (
-            ex.Variant("64 px", patch=32, kernels=(5, 3, 1, 1), long_side=64),
-            ex.Variant("full size", patch=32, kernels=(5, 3, 1, 1), long_side=0)), full_size=True)}
+        "scale": plan.Experiment("Scale", "Which size?", (
+            plan.Variant("64 px", patch=32, kernels=(5, 3, 1, 1), long_side=64),
+            plan.Variant("full size", patch=32, kernels=(5, 3, 1, 1), long_side=0)), full_size=True)}
 
 
 @pytest.fixture(scope="module")
@@ -37,29 +41,29 @@ def photos(tmp_path_factory):
 
 
 def test_mapping_layer_makes_the_56_64_centre():
-    assert ex.mapping_size((11, 4, 3, 1), 64) == 8                 # the paper's 49 → 56
-    assert ex.mapping_size((16, 1, 1), 64) == ex.mapping_size((14, 3, 1), 64) == 8
-    assert ex.mapping_size((11, 4, 3, 3, 3, 1, 1), 64) == 12
-    assert ex.mapping_size((5, 2, 2, 1), 16) == 5 and ex.mapping_size((11, 4, 3, 1), 32) == 12
+    assert mapping_size((11, 4, 3, 1), 64) == 8                 # the paper's 49 → 56
+    assert mapping_size((16, 1, 1), 64) == mapping_size((14, 3, 1), 64) == 8
+    assert mapping_size((11, 4, 3, 3, 3, 1, 1), 64) == 12
+    assert mapping_size((5, 2, 2, 1), 16) == 5 and mapping_size((11, 4, 3, 1), 32) == 12
     with pytest.raises(ValueError):
-        ex.mapping_size((11, 4, 3, 1), 8)                          # the convolutions eat the window
+        mapping_size((11, 4, 3, 1), 8)                          # the convolutions eat the window
 
 
 def test_widths_keep_the_papers_ratios():
-    assert ex.widths((8, 8, 8, 4), 4) == (8, 8, 8, 4)
-    assert ex.widths((8, 8, 8, 4), 2) == (8, 4) and ex.widths((8, 8, 8, 4), 3) == (8, 8, 4)
-    assert ex.widths((8, 8, 8, 4), 7, factor=2) == (16,) * 6 + (8,)
-    for experiment in ex.experiments(400).values():                # every variant is a valid network
+    assert plan.widths((8, 8, 8, 4), 4) == (8, 8, 8, 4)
+    assert plan.widths((8, 8, 8, 4), 2) == (8, 4) and plan.widths((8, 8, 8, 4), 3) == (8, 8, 4)
+    assert plan.widths((8, 8, 8, 4), 7, factor=2) == (16,) * 6 + (8,)
+    for experiment in plan.experiments(400).values():                # every variant is a valid network
         for variant in experiment.variants:
-            assert ex.describe(variant, ex.QUICK)
+            assert plan.describe(variant, plan.QUICK)
 
 
 def test_the_learning_rate_halves_every_fifth_of_the_budget_unless_told():
-    assert ex.half_life(ex.Budget(steps=1000)) == 200 and ex.half_life(ex.QUICK) == 80
-    assert ex.half_life(ex.Budget(steps=1000, lr_half_life=0)) is None          # constant
-    assert ex.half_life(ex.Budget(steps=1000, lr_half_life=300)) == 300
-    assert ex._config(ex.Variant("x"), ex.Budget(steps=1000), 1000).lr_at(400) == 3.0 / 4
-    assert "halved every 200 steps" in ex.budget_line(ex.Budget(steps=1000))
+    assert plan.half_life(plan.Budget(steps=1000)) == 200 and plan.half_life(plan.QUICK) == 80
+    assert plan.half_life(plan.Budget(steps=1000, lr_half_life=0)) is None          # constant
+    assert plan.half_life(plan.Budget(steps=1000, lr_half_life=300)) == 300
+    assert ex._config(plan.Variant("x"), plan.Budget(steps=1000), 1000).lr_at(400) == 3.0 / 4
+    assert "halved every 200 steps" in report.budget_line(plan.Budget(steps=1000))
 
 
 @pytest.mark.slow
@@ -68,11 +72,11 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
     out, img = tmp_path / "docs" / "EXPERIMENTS.md", tmp_path / "docs" / "img"
     args = dict(out=out, img_dir=img, workdir=tmp_path / "runs", budget=BUDGET, chosen=TINY,
                 quick=True, command="test", log=lambda *_: None)
-    tables = ex.run(ex.Photos(photos, held_out=HELD_OUT), **args)
+    tables = ex.run(data.Photos(photos, held_out=HELD_OUT), **args)
     rows = tables["tiny"]
     scale = tables["scale"]
     assert all("error" not in r for r in scale) and [r["trained"] for r in scale] == [True, True]
-    assert read_image(img / "exp-scale.png")[0].shape[0] == 2 * ex.STRIP_CELL_HEIGHT + ex.STRIP_GUTTER
+    assert read_image(img / "exp-scale.png")[0].shape[0] == 2 * report.STRIP_CELL_HEIGHT + report.STRIP_GUTTER
     full = tmp_path / "runs" / "photos-full" / "held-out"
     assert {read_image(f)[0].shape for f in full.iterdir()} == {(80, 96, 3)}         # evaluated at full size
     assert "mean over the full-size held-out photos" in out.read_text()
@@ -91,12 +95,12 @@ def test_run_writes_tables_and_strip_and_keeps_hand_written_text(photos, tmp_pat
     assert "Quick-mode numbers" in text and "| held out | p0, p1 |" in text and "](img/exp-tiny.png)" in text
 
     strip, _ = read_image(img / "exp-tiny.png")                     # 2 photos × (gray, 2 variants, truth)
-    cell = ex.STRIP_CELL_HEIGHT
-    assert strip.shape[0] == 2 * cell + ex.STRIP_GUTTER
-    assert strip.shape[1] >= 4 * cell and (strip.shape[1] + ex.STRIP_GUTTER) % 4 == 0
+    cell = report.STRIP_CELL_HEIGHT
+    assert strip.shape[0] == 2 * cell + report.STRIP_GUTTER
+    assert strip.shape[1] >= 4 * cell and (strip.shape[1] + report.STRIP_GUTTER) % 4 == 0
 
     out.write_text(out.read_text() + "\nHand-written interpretation.\n")
-    ex.run(ex.Photos(photos, held_out=HELD_OUT), **args)           # models reused, sections replaced
+    ex.run(data.Photos(photos, held_out=HELD_OUT), **args)           # models reused, sections replaced
     again = out.read_text()
     assert again.count("0 of 2 models trained") == 2
     assert "Hand-written interpretation." in again and again.count("<!-- experiments:tiny:start -->") == 1
@@ -111,10 +115,10 @@ def test_split_photo_sets_train_validate_and_score_on_their_own_folders(photos, 
         sets[role].mkdir()
         for name in names.split():
             (sets[role] / f"{name}.png").write_bytes((photos / f"{name}.png").read_bytes())
-    seeds = {"seeds": ex.Experiment("Seeds", "Noise?", tuple(
-        ex.Variant(f"tiny · seed {s}", patch=32, kernels=(5, 3, 1, 1), seed=s) for s in (0, 1)), full_size=True)}
+    seeds = {"seeds": plan.Experiment("Seeds", "Noise?", tuple(
+        plan.Variant(f"tiny · seed {s}", patch=32, kernels=(5, 3, 1, 1), seed=s) for s in (0, 1)), full_size=True)}
     out = tmp_path / "EXPERIMENTS.md"
-    rows = ex.run(ex.Photos(sets["train"], sets["val"], sets["test"]), out, tmp_path / "img", tmp_path / "runs",
+    rows = ex.run(data.Photos(sets["train"], sets["val"], sets["test"]), out, tmp_path / "img", tmp_path / "runs",
                   BUDGET, seeds, log=lambda *_: None)["seeds"]
     assert [r["trained"] for r in rows] == [True, True]
     assert rows[0]["metrics"] != rows[1]["metrics"]                 # two seeds, two models
@@ -128,11 +132,11 @@ def test_split_photo_sets_train_validate_and_score_on_their_own_folders(photos, 
 
 def test_extra_photos_must_be_given_when_a_variant_asks_for_them(photos, tmp_path):
     with pytest.raises(ValueError, match="--extra-photos"):
-        ex.prepare_photos(ex.Photos(photos, photos, photos), tmp_path, 64, extra=True)
+        data.prepare_photos(data.Photos(photos, photos, photos), tmp_path, 64, extra=True)
 
 
 def test_without_only_the_photo_layout_chooses_the_experiments():
-    names = ex.experiments(400)
-    assert set(ex.choose(names, None, split=True)) == set(ex.SPLIT_EXPERIMENTS)
-    assert set(ex.choose(names, None, split=False)) == set(names) - set(ex.SPLIT_EXPERIMENTS)
-    assert list(ex.choose(names, ["depth", "capacity"], split=False)) == ["depth", "capacity"]
+    names = plan.experiments(400)
+    assert set(plan.choose(names, None, split=True)) == set(plan.SPLIT_EXPERIMENTS)
+    assert set(plan.choose(names, None, split=False)) == set(names) - set(plan.SPLIT_EXPERIMENTS)
+    assert list(plan.choose(names, ["depth", "capacity"], split=False)) == ["depth", "capacity"]

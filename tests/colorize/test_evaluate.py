@@ -36,6 +36,19 @@ def photos(tmp_path):
     return folder
 
 
+def test_the_images_of_the_photos_asked_for_are_returned_and_not_written(photos, model, tmp_path):
+    results = evaluate([photos], model, keep_images=[photos / "p1.png"], json_path=tmp_path / "r.json", **OPTIONS)
+    (name, images), = results["outputs"].items()
+    assert name.endswith("p1.png") and list(images) == ["gray", "network", "refined", "truth"]
+    truth = read_image(photos / "p1.png")[0]
+    np.testing.assert_array_equal(images["truth"], truth)
+    gray = rgb_to_yuv(truth)[..., 0]                                    # the luminance in all three channels
+    np.testing.assert_allclose(images["gray"], np.repeat(gray[..., None], 3, axis=-1), atol=1e-6)
+    assert np.abs(images["network"] - images["refined"]).max() > 0
+    assert "outputs" not in json.loads((tmp_path / "r.json").read_text())
+    assert "outputs" not in evaluate([photos], model, **OPTIONS)
+
+
 def test_metrics_per_image_and_overall(photos, model):
     results = evaluate([photos], model, **OPTIONS)
     assert results["count"] == 2 and results["failed"] == {}
