@@ -21,9 +21,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+import kernels
 from colorize.guided_filter import guided_filter
 from colorize.images import fit_long_side, resize
-from colorize.yuv import rgb_to_gray, yuv_to_rgb
+from colorize.yuv import YUV_TO_RGB, rgb_to_gray, yuv_to_rgb
 
 #: Guided-filter defaults (SPEC §2): He's radius convention, eps on [0, 1] intensities.
 RADIUS, EPS = 40, 1e-4
@@ -366,13 +367,12 @@ def yuv_to_rgb_in_gamut(yuv: np.ndarray) -> np.ndarray:
     >>> yuv_to_rgb_in_gamut(np.array([1.0, 0.4, 0.0])).round(6).tolist()
     [1.0, 1.0, 1.0]
     """
-    rgb = yuv_to_rgb(yuv)
-    y = np.clip(yuv[..., :1], 0.0, 1.0)
-    d = rgb - y
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(d > 0, (1 - y) / d, np.where(d < 0, -y / d, np.inf))
-    t = np.minimum(room.min(axis=-1, keepdims=True), 1.0)
-    return np.clip(y + t * d, 0.0, 1.0).astype(rgb.dtype)
+    yuv = np.asarray(yuv)
+    if yuv.ndim < 1 or yuv.shape[-1] != 3 or not np.issubdtype(yuv.dtype, np.floating):
+        yuv_to_rgb(yuv)                         # raises the conversion's own ValueError or TypeError
+    rgb = np.empty(yuv.shape, yuv.dtype)        # one pass per pixel (kernels/color.py)
+    kernels.yuv_to_rgb_in_gamut(np.ascontiguousarray(yuv).reshape(-1, 3), YUV_TO_RGB, rgb.reshape(-1, 3))
+    return rgb
 
 
 def colorize_image(gray_or_y: np.ndarray, model, refine: bool = True, radius: int = RADIUS,

@@ -8,6 +8,7 @@ kernel back into the plain Python loop it is written as.
 import numba
 
 from kernels.box import box_mean, guided_coefficients, guided_output
+from kernels.color import yuv_to_rgb_in_gamut
 from kernels.elementwise import (
     bias_to_nchw,
     nchw_to_rows,
@@ -35,4 +36,5 @@ __all__ = [
     "conv_forward_direct", "conv_backward_direct",
     "full_conv_forward_direct", "full_conv_backward_direct",
     "box_mean", "guided_coefficients", "guided_output",
+    "yuv_to_rgb_in_gamut",
 ]

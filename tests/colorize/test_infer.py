@@ -9,7 +9,7 @@ from colorize.images import fit_long_side
 from colorize.infer import (colorize_image, colorize_y, colorize_yuv, equalize, predict_chroma, tile_windows,
                             window_grid, yuv_to_rgb_in_gamut)
 from colorize.model import ColorizationModel, architecture
-from colorize.yuv import U_RANGE, V_RANGE, rgb_to_gray, rgb_to_yuv, yuv_to_rgb
+from colorize.yuv import U_RANGE, V_RANGE, YUV_TO_RGB, rgb_to_gray, rgb_to_yuv, yuv_to_rgb
 
 SIZES = [(1, 1), (1, 100), (100, 1), (55, 55), (56, 56), (57, 57), (113, 30), (37, 71)]
 
@@ -242,3 +242,21 @@ def test_colorize_image_converts_to_rgb_in_strips_with_the_same_result(monkeypat
     strips = infer.colorize_image(y, model, radius=3)
     assert strips.dtype == whole.dtype
     np.testing.assert_allclose(strips, whole, atol=1e-6)        # the guided filter's strips: float rounding
+
+
+def test_the_gamut_kernel_matches_the_formula_in_numpy(rng):
+    """kernels.yuv_to_rgb_in_gamut against its docstring's formula written as array expressions,
+    on pixels far outside the cube (and inside it), in float64 and float32."""
+    yuv = np.stack([rng.uniform(-0.1, 1.1, 5000), rng.uniform(-0.7, 0.7, 5000), rng.uniform(-0.9, 0.9, 5000)], -1)
+    rgb = yuv @ YUV_TO_RGB.T
+    y = np.clip(yuv[:, :1], 0, 1)
+    d = rgb - y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(d > 0, (1 - y) / d, np.where(d < 0, -y / d, np.inf))
+    expected = np.clip(y + np.minimum(room.min(axis=1, keepdims=True), 1) * d, 0, 1)
+    np.testing.assert_allclose(yuv_to_rgb_in_gamut(yuv), expected, atol=1e-12)
+    got32 = yuv_to_rgb_in_gamut(yuv.astype(np.float32).reshape(50, 100, 3))
+    assert got32.dtype == np.float32 and got32.shape == (50, 100, 3)
+    np.testing.assert_allclose(got32.reshape(-1, 3), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        yuv_to_rgb_in_gamut(np.zeros((4, 2)))
