@@ -5,7 +5,8 @@
 training loss of those steps, under the loss then in force (Euclidean or
 cross-entropy: the paper alternates them), and both validation losses.
 `plot_logs` draws them, one panel per loss, with the steps where the
-cross-entropy loss was in force shaded, and each curve smoothed as
+cross-entropy loss was in force shaded (when the phases are at least a
+logged step long: the title says when they are not), and each curve smoothed as
 TensorBoard smooths its scalars: a running mean (exponential, debiased).
 Drawing needs matplotlib, an optional extra (``pip install
 'vcnn-colorize[plot]'``); the smoothing does not.
@@ -146,14 +147,20 @@ def plot_logs(paths, out: str | os.PathLike, smoothing: float = SMOOTHING) -> Pa
                 ax.plot(steps, values[known], style, color=colour, alpha=0.25, linewidth=0.8)
                 ax.plot(steps, running_mean(values[known], smoothing), style, color=colour,
                         label=f"{label} {'training' if kind == 'train' else 'validation'}")
-    first = next(iter(logs.values()))
-    _shade_phases(axes, first)
+    spans = cross_entropy_spans(next(iter(logs.values())))
+    for start, end in spans:
+        for ax in axes:
+            ax.axvspan(start, end, color="0.85", linewidth=0, zorder=0)
     for ax, name in zip(axes, LOSS_NAMES):
         ax.set_ylabel(LOSS_NAMES[name])
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="upper right")
-    axes[0].set_title(f"loss per logged step (running mean, smoothing {smoothing}; raw faint); "
-                      f"shaded: cross-entropy phases")
+    mixed = any((np.isfinite(log["train_euclidean"]) & np.isfinite(log["train_cross_entropy"])).any()
+                for log in logs.values())
+    shading = ("shaded: cross-entropy phases" if spans else
+               "losses alternate within a logged step: phases not shaded" if mixed else "")
+    axes[0].set_title(f"loss per logged step (running mean, smoothing {smoothing}; raw faint)"
+                      + (f"; {shading}" if shading else ""))
     axes[-1].set_xlabel("step")
     out = Path(out)
     with atomic_path(out) as tmp:
@@ -162,11 +169,19 @@ def plot_logs(paths, out: str | os.PathLike, smoothing: float = SMOOTHING) -> Pa
     return out
 
 
-def _shade_phases(axes, log) -> None:
-    """Shade the logged spans whose training loss was the cross-entropy one (the schedule's phases)."""
-    ends = log["last_step"] + 1
+def cross_entropy_spans(log: dict) -> list[tuple[float, float]]:
+    """(first step, end step) of the logged spans that trained on the cross-entropy loss alone.
+
+    A row whose steps trained on both losses (every row, when the schedule's
+    phases are shorter than ``--log-every``) is no such span: shading it would
+    shade the whole run.
+
+    >>> nan = float("nan")
+    >>> cross_entropy_spans({"last_step": np.array([9, 19, 29]), "train_euclidean": np.array([1, nan, 1]),
+    ...                      "train_cross_entropy": np.array([nan, 2, 2])})
+    [(10.0, 20.0)]
+    """
+    ends = np.asarray(log["last_step"], float) + 1
     starts = np.concatenate([[0], ends[:-1]])
-    for start, end, ce in zip(starts, ends, ~np.isnan(log["train_cross_entropy"])):
-        if ce:
-            for ax in axes:
-                ax.axvspan(start, end, color="0.85", linewidth=0, zorder=0)
+    alone = np.isfinite(log["train_cross_entropy"]) & np.isnan(log["train_euclidean"])
+    return [(float(s), float(e)) for s, e in zip(starts[alone], ends[alone])]

@@ -301,10 +301,10 @@ def _loss_log(path, rows=8, every=50):
     from colorize.loop import LOG_FIELDS
     lines = [",".join(LOG_FIELDS)]
     for i in range(rows):
-        euclidean = (i * every // 100) % 2 == 0
+        phases = {(step // 100) % 2 for step in range(i * every, (i + 1) * every)}     # 0: Euclidean, 1: CE
         loss = 1.0 / (i + 1)
-        lines.append(",".join(map(str, ["u", i * every, (i + 1) * every - 1, loss if euclidean else "",
-                                        "" if euclidean else 10 * loss, loss, 10 * loss, i])))
+        lines.append(",".join(map(str, ["u", i * every, (i + 1) * every - 1, loss if 0 in phases else "",
+                                        10 * loss if 1 in phases else "", loss, 10 * loss, i])))
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -321,6 +321,17 @@ def test_plot_draws_the_loss_logs(tmp_path):
     assert_one_error_line(run("plot", tmp_path / "none.npz"), "no loss log for", code=1)
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
     assert_one_error_line(run("plot", tmp_path / "x.csv"), "is not a loss log", code=1)
+
+
+def test_plot_shades_phases_only_when_a_logged_step_holds_one_loss(tmp_path):
+    """Phases of 100 steps logged every 50: shaded; logged every 300, each row holds both losses: not shaded."""
+    pytest.importorskip("matplotlib")
+    shaded = {}
+    for every in (50, 300):
+        log = _loss_log(tmp_path / f"e{every}.u.csv", every=every)
+        assert run("plot", log, "-o", tmp_path / f"{every}.png").exit_code == 0
+        shaded[every] = (iio.imread(tmp_path / f"{every}.png")[..., :3] == 217).all(axis=-1).mean()   # grey 0.85
+    assert shaded[50] > 0.05 and shaded[300] < 0.001
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
