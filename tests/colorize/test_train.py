@@ -108,7 +108,7 @@ def test_lr_half_life_sets_every_step_and_resume_is_exact(photos, tmp_path, monk
     used, step = [], vcnn.SGD.step
     monkeypatch.setattr(vcnn.SGD, "step", lambda opt: (used.append(opt.lr), step(opt))[1])
     train(photos, tmp_path / "m.npz", config)
-    assert used == [config.lr_at(s) for s in range(5)] * 2      # U's steps, then V's
+    assert used == pytest.approx([4.0, 4 * 2 ** -0.5, 2.0, 2 ** 0.5, 1.0] * 2)     # U's steps, then V's: 4·½^(s/2)
     monkeypatch.undo()
     decayed, resumed = tmp_path / "a.npz", tmp_path / "b.npz"
     assert run("train", photos, "-o", decayed, "--iterations", 6, "--lr-half-life", 1, *TINY).exit_code == 0
