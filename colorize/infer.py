@@ -24,6 +24,7 @@ import numpy as np
 import kernels
 from colorize.guided_filter import guided_filter
 from colorize.images import fit_long_side, resize
+from colorize.model import margin
 from colorize.yuv import YUV_TO_RGB, rgb_to_gray, yuv_to_rgb
 
 #: Guided-filter defaults (SPEC §2): He's radius convention, eps on [0, 1] intensities.
@@ -66,11 +67,11 @@ def window_grid(height: int, width: int, patch: int, out: int) -> WindowGrid:
     >>> window_grid(57, 56, 64, 56)
     WindowGrid(rows=2, cols=1, pad=((4, 59), (4, 4)))
     """
-    margin = (patch - out) // 2
+    m = margin(patch, out)
 
     def axis(n: int) -> tuple[int, tuple[int, int]]:
         count = -(-n // out)                              # ceil(n / out)
-        return count, (margin, count * out + patch - out - margin - n)
+        return count, (m, count * out + patch - out - m - n)
 
     rows, pad_rows = axis(height)
     cols, pad_cols = axis(width)
