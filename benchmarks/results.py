@@ -18,24 +18,32 @@ from colorize.images import resize
 from vcnn.atomic import atomic_path
 
 
-def median_times(fns: dict, runs: int, warmup: int = 1) -> dict:
-    """Median wall time in seconds of each callable, runs interleaved.
+def timed_turns(fns: dict, runs: int, warmup: int = 1) -> dict:
+    """Wall and CPU seconds of every run of each callable, runs interleaved: {name: {"wall": [..], "cpu": [..]}}.
 
     Every callable is called ``warmup`` times first (the first Numba call
     compiles, the first BLAS call spins up its threads). Then the callables
     take turns, run after run, so that a disturbance of the shared machine
-    hits them all alike and the ratios between them hold.
+    hits them all alike and the ratios between them hold. CPU time is the
+    process's (all its threads): on one thread it leaves out the time the
+    process waited for a core, which wall time on a loaded machine does not.
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    times = {name: [] for name in fns}
+    times = {name: {"wall": [], "cpu": []} for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+            times[name]["cpu"].append(time.process_time() - cpu)
+            times[name]["wall"].append(time.perf_counter() - wall)
+    return times
+
+
+def median_times(fns: dict, runs: int, warmup: int = 1, clock: str = "wall") -> dict:
+    """Median seconds (``clock`` "wall" or "cpu") of each callable, runs interleaved (:func:`timed_turns`)."""
+    return {name: statistics.median(t[clock]) for name, t in timed_turns(fns, runs, warmup).items()}
 
 
 def cpu_model() -> str:

@@ -4,7 +4,7 @@ No timing assertions: the machine is shared and times move. torch is not needed.
 """
 import pytest
 
-from benchmarks import bench_conv
+from benchmarks import bench_conv, conv_report
 from benchmarks.results import write_section
 
 TINY = [bench_conv.Case("layer 2, 3 ch", n, 3, 2, 4, 9) for n in (1, 2)]
@@ -26,7 +26,7 @@ def test_measure_times_every_engine(rows):
 
 
 def test_table_has_one_line_per_case(rows):
-    lines = bench_conv.table(rows).splitlines()
+    lines = conv_report.table(rows).splitlines()
     assert len(lines) == 2 + len(TINY)
     assert "vcnn GFLOP/s" in lines[0] and "torch" not in lines[0]
     assert lines[3].startswith("| layer 2, 3 ch | 2 |") and "*(extrap.)*" in lines[3]
@@ -38,7 +38,7 @@ def test_breakdown_memory_and_report(rows, tmp_path):
     assert all(s > 0 for s in times.values())
     memory = bench_conv.peak_memory(TINY[1])
     assert memory["first step"] >= memory["im2col buffer"] > 0
-    text = bench_conv.report(rows, times, memory, 1.0, "python3 benchmarks/bench_conv.py", "not installed")
+    text = conv_report.report(rows, times, memory, 1.0, "python3 benchmarks/bench_conv.py", "not installed")
     assert "Peak memory" in text and "not installed" in text
 
     out = tmp_path / "RESULTS.md"
@@ -56,8 +56,8 @@ def test_targets_and_torch_column_from_given_figures():
     rows = [{"case": case, "vcnn": 1.2, "numba naive": 600.0, "pure Python": 6e6, "torch": 1.0,
              "notes": {"pure Python": "extrapolated"}}]
     times = {"φ (im2col)": 0.05, "GEMM  Y = W·φ(X)": 0.35, "φᵀ (col2im)": 0.05, "whole layer": 1.2}
-    lines = bench_conv.targets(rows, phi_share=0.1)
+    lines = conv_report.targets(rows, phi_share=0.1)
     assert "**500×**" in lines[0] and "**5,000,000×**" in lines[0]
     assert "vcnn / PyTorch = **1.20**" in lines[1] and "**10.0 %**" in lines[2]
-    assert bench_conv.table(rows).splitlines()[2].endswith("| 1 | 524 | 1.20 |")
-    assert "1.20× PyTorch's time" in bench_conv.verdict(rows, times, peak=100.0)
+    assert conv_report.table(rows).splitlines()[2].endswith("| 1 | 524 | 1.20 |")
+    assert "1.20× PyTorch's time" in conv_report.verdict(rows, times, peak=100.0)
