@@ -24,7 +24,7 @@ import numpy as np
 import kernels
 from colorize.guided_filter import guided_filter
 from colorize.images import fit_long_side, resize
-from colorize.model import margin
+from colorize.architecture import margin
 from colorize.yuv import YUV_TO_RGB, rgb_to_gray, yuv_to_rgb
 
 #: Guided-filter defaults (SPEC §2): He's radius convention, eps on [0, 1] intensities.

@@ -6,18 +6,20 @@ follow from them exactly (:func:`targets`), and a shard of the paper's
 
 Shards are written by :func:`write_shards` (the paper's layout:
 ``train-000.npz`` … and ``val-000.npz``) with ``numpy.savez``, which stores
-the arrays uncompressed: training memory-maps them (:mod:`colorize.sources`).
+the arrays uncompressed, so that they can be memory-mapped (`map_member`;
+`Windows` sees the shards' arrays as one, and :mod:`colorize.sources` reads them).
 """
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from colorize.batch import check_output, prepare_folder
 from colorize.images import fit_long_side, is_gray, list_images, read_image, skipped_gray
-from colorize.model import margin
+from colorize.architecture import margin
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
 
@@ -146,3 +148,58 @@ def write_shards(photos, out_dir, shard_size: int = 10_000, train_shards: int = 
         if progress:
             progress(1)
     return written
+
+
+def map_member(path, name: str) -> np.ndarray:
+    """Array ``name`` of an ``.npz`` file, memory-mapped (read-only) when it is stored uncompressed.
+
+    ``numpy.savez`` stores its members uncompressed, so a member is an
+    ``.npy`` file lying whole inside the zip: after the member's local header
+    (30 bytes, its name and an extra field) come the ``.npy`` header and the
+    raw array. A compressed member (``savez_compressed``) is read instead.
+    """
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{name}.npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            with archive.open(info) as member:
+                return np.lib.format.read_array(member, allow_pickle=False)
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        f.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"))
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(f)]
+        shape, fortran, dtype = read_header(f)
+        offset = f.tell()
+    if dtype.hasobject:
+        raise ValueError(f"{path}: member {name} holds Python objects")
+    return np.memmap(path, dtype, "r", offset, shape, "F" if fortran else "C")
+
+
+class Windows:
+    """Rows of several arrays (one per shard) seen as one sequence, without copying them together.
+
+    ``windows[i]``, ``windows[a:b]`` and ``windows[[i, j, …]]`` gather rows;
+    ``np.asarray(windows)`` copies them all into one array.
+    """
+
+    def __init__(self, parts: list[np.ndarray], row_shape: tuple):
+        self.parts, self.row_shape = parts, row_shape
+        self.ends = np.cumsum([len(p) for p in parts], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.parts) else 0
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows = np.arange(len(self))[key]
+        if np.ndim(rows) == 0:
+            return self[[int(rows)]][0]
+        out = np.empty(rows.shape + self.row_shape, np.uint8)
+        part = np.searchsorted(self.ends, rows, side="right")
+        for p in np.unique(part):
+            mine = part == p
+            out[mine] = self.parts[p][rows[mine] - (self.ends[p] - len(self.parts[p]))]
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        return self[:] if dtype is None else self[:].astype(dtype)

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from colorize.patches import load_photos, random_windows
+from colorize.patches import Windows, load_photos, map_member, random_windows
 from vcnn.modelfile import check_npz
 
 VAL_SEED_OFFSET = 1_000_003     # the validation stream never meets a training step's stream
@@ -42,61 +42,6 @@ class DataSource(Protocol):
 
     def validation(self, seed: int, count: int) -> np.ndarray:
         """``count`` uint8 RGB windows (count, P, P, 3) for the validation loss, the same at every call."""
-
-
-def map_member(path, name: str) -> np.ndarray:
-    """Array ``name`` of an ``.npz`` file, memory-mapped (read-only) when it is stored uncompressed.
-
-    ``numpy.savez`` stores its members uncompressed, so a member is an
-    ``.npy`` file lying whole inside the zip: after the member's local header
-    (30 bytes, its name and an extra field) come the ``.npy`` header and the
-    raw array. A compressed member (``savez_compressed``) is read instead.
-    """
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo(f"{name}.npy")
-        if info.compress_type != zipfile.ZIP_STORED:
-            with archive.open(info) as member:
-                return np.lib.format.read_array(member, allow_pickle=False)
-    with open(path, "rb") as f:
-        f.seek(info.header_offset)
-        local = f.read(30)
-        f.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"))
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(f)]
-        shape, fortran, dtype = read_header(f)
-        offset = f.tell()
-    if dtype.hasobject:
-        raise ValueError(f"{path}: member {name} holds Python objects")
-    return np.memmap(path, dtype, "r", offset, shape, "F" if fortran else "C")
-
-
-class Windows:
-    """Rows of several arrays (one per shard) seen as one sequence, without copying them together.
-
-    ``windows[i]``, ``windows[a:b]`` and ``windows[[i, j, …]]`` gather rows;
-    ``np.asarray(windows)`` copies them all into one array.
-    """
-
-    def __init__(self, parts: list[np.ndarray], row_shape: tuple):
-        self.parts, self.row_shape = parts, row_shape
-        self.ends = np.cumsum([len(p) for p in parts], dtype=np.int64)
-
-    def __len__(self) -> int:
-        return int(self.ends[-1]) if len(self.parts) else 0
-
-    def __getitem__(self, key) -> np.ndarray:
-        rows = np.arange(len(self))[key]
-        if np.ndim(rows) == 0:
-            return self[[int(rows)]][0]
-        out = np.empty(rows.shape + self.row_shape, np.uint8)
-        part = np.searchsorted(self.ends, rows, side="right")
-        for p in np.unique(part):
-            mine = part == p
-            out[mine] = self.parts[p][rows[mine] - (self.ends[p] - len(self.parts[p]))]
-        return out
-
-    def __array__(self, dtype=None, copy=None):
-        return self[:] if dtype is None else self[:].astype(dtype)
 
 
 class ShardData:

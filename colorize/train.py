@@ -72,7 +72,8 @@ def _check_outputs(data_path, model_path: Path, overwrite: bool) -> None:
             check_output(path, inputs, overwrite=True, what="training file", probe=False)
 
 
-def _check_arguments(model_path: Path, config: TrainConfig, resume: bool, jobs: int, comm: Communicator) -> None:
+def _check_arguments(model_path: Path, config: TrainConfig, resume: bool, jobs: int, comm: Communicator) -> list:
+    """Refuse arguments that cannot train; return the model's existing checkpoints."""
     if not model_path.parent.is_dir():
         raise ValueError(f"folder {model_path.parent} of the model file does not exist")
     if model_path.suffix != ".npz":
@@ -88,6 +89,7 @@ def _check_arguments(model_path: Path, config: TrainConfig, resume: bool, jobs: 
     existing = [checkpoint_path(model_path, c) for c in CHROMA_RANGES if checkpoint_path(model_path, c).exists()]
     if existing and not resume:
         raise ValueError(f"checkpoint {existing[0]} exists: pass --resume to continue it, or remove it")
+    return existing
 
 
 def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs: int = 1,
@@ -131,9 +133,8 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     TrainingError, Interrupted, ValueError
     """
     model_path, comm = Path(model_path), comm or world()
-    _check_arguments(model_path, config, resume, jobs, comm)
-    resuming = resume and any(checkpoint_path(model_path, c).exists() for c in CHROMA_RANGES)
-    _check_outputs(data_path, model_path, overwrite or resuming)
+    existing = _check_arguments(model_path, config, resume, jobs, comm)
+    _check_outputs(data_path, model_path, overwrite or (resume and bool(existing)))
     report = report or (lambda channel, step, loss: None)
     data: DataSource = open_data(data_path, config.patch, config.long_side)
     if note and comm.rank == 0 and data.description.get("gray_skipped"):

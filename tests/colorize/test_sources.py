@@ -1,4 +1,4 @@
-"""The training data sources: shards memory-mapped, fingerprinted from zip directories, picklable."""
+"""The training data sources: shards mapped, fingerprinted from their zip directories, picklable."""
 import binascii
 import json
 import pickle
@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from colorize.sources import ShardData, Windows, fingerprint_arrays, map_member
+from colorize.sources import ShardData, fingerprint_arrays
 
 
 def _shard(path, windows, compressed=False, long_side=None):
@@ -19,23 +19,6 @@ def _shard(path, windows, compressed=False, long_side=None):
 @pytest.fixture
 def windows(rng):
     return rng.integers(0, 256, (7, 8, 8, 3), dtype=np.uint8)
-
-
-def test_a_stored_member_is_mapped_and_a_compressed_one_read(tmp_path, windows):
-    _shard(tmp_path / "a.npz", windows)
-    _shard(tmp_path / "b.npz", windows, compressed=True)
-    mapped, read = map_member(tmp_path / "a.npz", "rgb"), map_member(tmp_path / "b.npz", "rgb")
-    assert isinstance(mapped, np.memmap) and not isinstance(read, np.memmap)
-    assert np.array_equal(mapped, windows) and np.array_equal(read, windows)
-
-
-def test_windows_gather_rows_across_parts_as_one_array_would(rng):
-    parts = [rng.integers(0, 256, (n, 2, 2, 3), dtype=np.uint8) for n in (3, 1, 4)]
-    whole, rows = np.concatenate(parts), Windows(parts, (2, 2, 3))
-    picks = rng.integers(0, 8, 20)
-    assert len(rows) == 8 and np.array_equal(rows[picks], whole[picks])
-    assert np.array_equal(rows[2:6], whole[2:6]) and np.array_equal(rows[5], whole[5])
-    assert np.array_equal(np.asarray(rows), whole)
 
 
 def test_shards_are_mapped_and_batches_equal_those_of_the_arrays_in_memory(tmp_path, windows):
