@@ -4,7 +4,8 @@ import shutil
 from pathlib import Path
 
 from benchmarks.experiment_plan import VALIDATION_PHOTOS, Budget
-from colorize.images import fit_long_side, list_images, read_image, write_png
+from colorize.images import list_images, read_image, write_png
+from colorize.resample import fit_long_side
 from colorize.patches import write_shards
 
 MAX_POOL = 20_000               # training windows per shard at most (then epochs repeat)

@@ -1,7 +1,7 @@
 """The experiments of `benchmarks/experiments.py`: the budget every variant shares, the variants, their networks."""
 import dataclasses
 
-from colorize.infer import EPS, RADIUS
+from colorize.options import EPS, RADIUS
 from colorize.model import KERNELS, WIDTHS, architecture, mapping_size
 
 #: Held out from every variant's training: validation loss, metrics and strips come from these.

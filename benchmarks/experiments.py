@@ -148,7 +148,7 @@ def run_variant(variant: Variant, budget: Budget, photos: Photos, workdir: Path,
     model = ColorizationModel.load(model_path, long_side=(scale or 0) if full_size else None)
     test_dir = prepare_photos(photos, workdir, None)[2] if full_size else folders[2]
     keep = [p for p in list_images(test_dir) if p.stem in shown]
-    results = evaluate(test_dir, model, variant.refine is not None, radius, eps, keep_images=keep)
+    results = evaluate(test_dir, model, refine=variant.refine is not None, radius=radius, eps=eps, keep_images=keep)
     output = "refined" if variant.refine else "network"
     return {**row, "trained": trained, "seconds": _seconds(logs, budget.jobs), "curve": validation_curve(logs),
             "gray": results["overall"]["gray"], "metrics": results["overall"][output],

@@ -32,7 +32,7 @@ import numpy as np
 from benchmarks.results import grid, write_section
 from colorize.evaluate import evaluate
 from colorize.images import list_images, read_image, write_png
-from colorize.infer import colorize_image
+from colorize.pipeline import colorize_image
 from colorize.model import load_model, model_file
 from colorize.patches import targets
 from colorize.sources import ShardData

@@ -14,7 +14,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from colorize.images import resize
+from colorize.resample import resize
 from vcnn.atomic import atomic_path
 
 

@@ -16,18 +16,18 @@ import numpy as np
 
 from colorize.batch import (BatchResult, Progress, Report, check_output, find_images, output_paths, prepare_folder,
                             run_batch)
-from colorize.images import OUTPUT_SUFFIX, ImageInfo, read_image, write_png
-from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_image
-from colorize.model import load_model
+from colorize.images import OUTPUT_SUFFIX, ImageInfo, read_luminance
+from colorize.options import InferenceOptions, prepare
 from colorize.parallel import Communicator, world
+from colorize.pipeline import chroma_strips, strip_rgb
+from colorize.pngfile import quantize, write_png
 
 #: Appended to the input's stem to name its output.
 SUFFIX = OUTPUT_SUFFIX
 
 
-def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, overwrite: bool = False,
-                  refine: bool = True, radius: int = RADIUS, eps: float = EPS, batch: int = BATCH,
-                  equalize: bool = False) -> ImageInfo:
+def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model=None, *, overwrite: bool = False,
+                  options: InferenceOptions | None = None, **changes) -> ImageInfo:
     """Colorize one image file into a PNG.
 
     Parameters
@@ -35,11 +35,10 @@ def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, over
     src : path of a PNG, JPEG, TIFF or BMP image (gray or colour, 8 or 16 bit)
         A colour image is reduced to its luminance and colorized anew.
     dst : path of the PNG to write, atomically; its folder must exist
-    model : ColorizationModel
+    model : ColorizationModel, path or bundled model name, or None (the default model)
     overwrite : bool
         Replace an existing `dst`. The input itself is never replaced.
-    refine, radius, eps, batch, equalize
-        As in `colorize.infer.colorize_yuv`.
+    options, changes : InferenceOptions, or its fields (`colorize.options.inference_options`)
 
     Returns
     -------
@@ -61,21 +60,30 @@ def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model, *, over
     -----
     The output is RGB, or RGBA when the input has an alpha channel (kept as
     it is), at 16 bits when the input has 16 and at 8 bits otherwise.
+    Memory: the file's luminance (4 bytes per pixel), the output's integer
+    pixels (3 or 6, plus its alpha) and one strip of the pipeline
+    (`colorize.pipeline.chroma_strips`); the output is quantised strip by
+    strip and written strip by strip.
     """
     src, dst = Path(src), Path(dst)
+    model, options = prepare(model, options, **changes)
     check_output(dst, [src], overwrite, probe=False)
-    rgb, info = read_image(src)
-    out = colorize_image(rgb, model, refine, radius, eps, batch, equalize)
-    if info.alpha is not None:
-        out = np.concatenate([out, info.alpha[..., None]], axis=-1)
-    write_png(dst, out, bit_depth=16 if info.bit_depth == 16 else 8)
+    y, info = read_luminance(src)
+    depth = 16 if info.bit_depth == 16 else 8
+    pixels = np.empty((*y.shape, 3 if info.alpha is None else 4), np.uint16 if depth == 16 else np.uint8)
+    for strip in chroma_strips(y, model, options):
+        rows = slice(strip.top, strip.top + len(strip.y))
+        pixels[rows, :, :3] = quantize(strip_rgb(strip), depth)
+        if info.alpha is not None:
+            pixels[rows, :, 3] = quantize(info.alpha[rows], depth)
+    del y
+    write_png(dst, pixels)
     return info
 
 
 def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, overwrite: bool = False,
-                   refine: bool = True, radius: int = RADIUS, eps: float = EPS, batch: int = BATCH,
-                   equalize: bool = False, report: Report | None = None,
-                   progress: Progress | None = None, comm: Communicator | None = None) -> BatchResult:
+                   options: InferenceOptions | None = None, report: Report | None = None,
+                   progress: Progress | None = None, comm: Communicator | None = None, **changes) -> BatchResult:
     """Colorize image files and folders into ``out_dir/<stem>_colorized.png``.
 
     Parameters
@@ -89,8 +97,7 @@ def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, over
         None loads the bundled default model.
     overwrite : bool
         Replace existing outputs (never inputs).
-    refine, radius, eps, batch, equalize
-        As in `colorize.infer.colorize_yuv`.
+    options, changes : InferenceOptions, or its fields (`colorize.options.inference_options`)
     report : callable str -> None, optional
         Receives one line per problem (``error: ...``, the file is skipped)
         and per colour input (``note: ...``). Without it, the first problem
@@ -115,16 +122,13 @@ def colorize_files(inputs, out_dir: str | os.PathLike = ".", model=None, *, over
     OSError
         If `out_dir` cannot be created or written to, before any image is read.
     """
-    check_options(refine, radius, eps, batch)
-    if model is None or isinstance(model, (str, os.PathLike)):
-        model = load_model(model)
+    model, options = prepare(model, options, **changes)
     images, missing = find_images(inputs, report=report if (comm or world()).rank == 0 else None)
     prepare_folder(out_dir)
     targets, refused = output_paths(images, out_dir, SUFFIX, overwrite=overwrite)
 
     def one(src: Path) -> Path:
-        info = colorize_file(src, targets[src], model, overwrite=overwrite, refine=refine,
-                             radius=radius, eps=eps, batch=batch, equalize=equalize)
+        info = colorize_file(src, targets[src], model, overwrite=overwrite, options=options)
         if not info.gray and report is not None:
             report(f"note: {src} is in colour: colorized anew from its luminance")
         return targets[src]

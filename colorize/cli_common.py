@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from colorize.infer import BATCH, EPS, MAX_BATCH, MAX_RADIUS, RADIUS
+from colorize.options import BATCH, EPS, MAX_BATCH, MAX_RADIUS, RADIUS
 from colorize.model import load_model
 from colorize.parallel import Communicator, ParallelError, world
 

@@ -13,6 +13,7 @@ from colorize.curves import SMOOTHING, plot_logs
 from colorize.evaluate import evaluate as evaluate_photos
 from colorize.evaluate import format_table
 from colorize.info import format_info, model_info
+from colorize.options import InferenceOptions
 from colorize.styles import STYLES, tone_files
 
 
@@ -29,19 +30,20 @@ def apply(inputs, out, overwrite, equalize, model_name, no_refine, radius, eps, 
     INPUT is an image file (PNG, JPEG, TIFF, BMP; gray or colour, 8 or 16
     bit) or a folder of them (its *_colorized.* files are skipped). Colour
     inputs are reduced to their luminance and colorized anew. The output
-    keeps the input's luminance and transparency (an alpha channel, or a
-    palette or colour-key tRNS entry, written as alpha); it is 16-bit when
-    the input is read at 16 bits (gray and gray+alpha; Pillow reads 16-bit
-    colour at 8 bits), 8-bit otherwise. Images over 100 megapixels are
-    refused (COLORIZE_MAX_PIXELS raises the limit).
+    keeps the input's luminance, its transparency (an alpha channel, or a
+    palette or colour-key tRNS entry, written as alpha) and its bit depth:
+    16-bit PNG and TIFF inputs, gray or colour, give 16-bit PNGs (except
+    16-bit PNGs with colour or alpha that are interlaced or EXIF-rotated:
+    8-bit), all others 8-bit PNGs. Images over 100 megapixels are refused
+    (COLORIZE_MAX_PIXELS raises the limit).
 
     \b
     Example:
       colorize apply grandpa.jpg scans/ -o colorized/
       mpiexec -n 4 colorize apply scans/ -o colorized/    # files shared out over 4 processes
     """
-    run = colorize_files(inputs, out, open_model(model_name, long_side), overwrite=overwrite, refine=not no_refine,
-                         radius=radius, eps=eps, batch=batch, equalize=equalize,
+    options = InferenceOptions(refine=not no_refine, radius=radius, eps=eps, batch=batch, equalize=equalize)
+    run = colorize_files(inputs, out, open_model(model_name, long_side), overwrite=overwrite, options=options,
                          report=report, progress=progress("colorizing"))
     if communicator().rank == 0:           # under MPI, `run` holds every rank's files, in input order
         for dst in run.done.values():
@@ -87,8 +89,9 @@ def evaluate(photos, json_path, compare_dir, mean_chroma, overwrite, model_name,
     Example:
       colorize evaluate photos/ --json scores.json --compare strips/
     """
-    results = evaluate_photos(photos, open_model(model_name, long_side), refine=not no_refine, radius=radius,
-                              eps=eps, batch=batch, compare_dir=compare_dir, mean_chroma=mean_chroma,
+    options = InferenceOptions(refine=not no_refine, radius=radius, eps=eps, batch=batch)
+    results = evaluate_photos(photos, open_model(model_name, long_side), options, compare_dir=compare_dir,
+                              mean_chroma=mean_chroma,
                               json_path=json_path, overwrite=overwrite, report=report,
                               progress=progress("evaluating"))
     click.echo(format_table(results))

@@ -20,9 +20,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from colorize.batch import Progress, Report, check_output, find_images, output_paths, prepare_folder, run_batch
 from colorize.images import is_gray, read_image, skipped_gray, write_png
-from colorize.infer import BATCH, EPS, RADIUS, check_options, colorize_yuv, yuv_to_rgb_in_gamut
+from colorize.options import InferenceOptions, inference_options, prepare
 from colorize.metrics import image_metrics
-from colorize.model import load_model
+from colorize.pipeline import colorize_yuv, yuv_to_rgb_in_gamut
 from colorize.yuv import rgb_to_gray
 from vcnn.atomic import atomic_path
 
@@ -42,17 +42,16 @@ STRIP_COLUMNS = {"gray": "gray input", "network": "network", "refined": "refined
 CAPTION_HEIGHT = 28
 
 
-def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: int = RADIUS,
-                   eps: float = EPS, batch: int = BATCH, strip: str | os.PathLike | None = None,
-                   mean_chroma: tuple[float, float] | None = None, keep: dict | None = None) -> dict[str, dict[str, float]]:
+def evaluate_image(path: str | os.PathLike, model, options: InferenceOptions | None = None, *,
+                   strip: str | os.PathLike | None = None, mean_chroma: tuple[float, float] | None = None,
+                   keep: dict | None = None, **changes) -> dict[str, dict[str, float]]:
     """Metrics of one colour photo, colorized from its gray, and of the gray baseline.
 
     Parameters
     ----------
     path : image file; its RGB is the ground truth (an alpha channel is ignored)
     model : ColorizationModel
-    refine, radius, eps, batch
-        As in `colorize.infer.colorize_yuv`.
+    options, changes : InferenceOptions, or its fields (`colorize.options.inference_options`)
     strip : path, optional
         Write a PNG strip there: gray | network | refined | truth, each the
         photo's size, so 4 W wide (3 W without refinement), under a caption
@@ -70,13 +69,14 @@ def evaluate_image(path: str | os.PathLike, model, refine: bool = True, radius: 
         each the dict of `colorize.metrics.image_metrics` against the photo;
         None for a gray photo (no colour to score; no strip is written).
     """
+    options = inference_options(options, **changes)
     truth, info = read_image(path)
     if info.gray or is_gray(truth):
         return None
     y = rgb_to_gray(truth)
-    yuv = colorize_yuv(y, model, refine, radius, eps, batch)
+    yuv = colorize_yuv(y, model, options)
     outputs = {"gray": np.repeat(y[..., None], 3, axis=-1), "network": yuv_to_rgb_in_gamut(yuv.raw)}
-    if refine:
+    if options.refine:
         outputs["refined"] = yuv_to_rgb_in_gamut(yuv.refined)
     metrics = {name: image_metrics(rgb, truth) for name, rgb in outputs.items()}
     if keep is not None:
@@ -109,19 +109,20 @@ def _caption_row(captions: list[tuple[str, str]], width: int) -> np.ndarray:
 _FONT = ImageFont.load_default()
 
 
-def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps: float = EPS,
-             batch: int = BATCH, compare_dir: str | os.PathLike | None = None,
+def evaluate(photos, model=None, options: InferenceOptions | None = None, *,
+             compare_dir: str | os.PathLike | None = None,
              report: Report | None = None, progress: Progress | None = None,
              mean_chroma: tuple[float, float] | None = None,
-             json_path: str | os.PathLike | None = None, overwrite: bool = True, keep_images=()) -> dict:
+             json_path: str | os.PathLike | None = None, overwrite: bool = True, keep_images=(),
+             **changes) -> dict:
     """Evaluate a model on colour photos: per image and overall, against the gray baseline.
 
     Parameters
     ----------
     photos : path or iterable of paths (files and folders of colour photos)
     model : ColorizationModel, path or bundled model name, or None (the default model)
-    refine, radius, eps, batch
-        As in `colorize.infer.colorize_yuv`.
+    options, changes : InferenceOptions, or its fields (`colorize.options.inference_options`),
+        e.g. ``evaluate(photos, model, refine=False)``
     compare_dir : path, optional
         Folder (created if needed) for one strip per photo,
         ``<stem>_compare.png`` (see `evaluate_image`).
@@ -164,9 +165,7 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
     The overall PSNR is the mean of the per-photo PSNRs (each photo weighs
     the same, whatever its size).
     """
-    check_options(refine, radius, eps, batch)
-    if model is None or isinstance(model, (str, os.PathLike)):
-        model = load_model(model)
+    model, options = prepare(model, options, **changes)
     images, failed = find_images(photos, report)
     if json_path is not None:
         check_output(json_path, images, overwrite, what="--json file")
@@ -181,8 +180,8 @@ def evaluate(photos, model=None, refine: bool = True, radius: int = RADIUS, eps:
         if len(mean_chroma) != 2 or not all(map(math.isfinite, mean_chroma)):
             raise ValueError(f"mean chroma must be two finite numbers U, V, got {mean_chroma}")
     kept = {Path(p).resolve(): {} for p in keep_images}
-    run = run_batch(images, lambda p: evaluate_image(p, model, refine, radius, eps, batch, strips.get(p),
-                                                     mean_chroma, kept.get(Path(p).resolve())),
+    run = run_batch(images, lambda p: evaluate_image(p, model, options, strip=strips.get(p), mean_chroma=mean_chroma,
+                                                     keep=kept.get(Path(p).resolve())),
                     report, progress, failed)
     per_image = {str(path): metrics for path, metrics in run.done.items() if metrics is not None}
     gray = [path.name for path, metrics in run.done.items() if metrics is None]

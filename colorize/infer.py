@@ -1,60 +1,48 @@
-"""Inference: colorize a whole image with a model that sees 64×64 windows.
+"""Inference: the networks' chroma of a whole image, from 64×64 windows, in strips of rows.
 
 The network maps a ``patch``×``patch`` window of Y (64) to the chroma of its
 centre ``out``×``out`` (56), ``margin`` = 4 pixels in from each edge. So we
 cut the image into windows at stride ``out``: their centres tile the image
 exactly once, neighbouring windows overlap by ``patch - out`` = 8 pixels (the
 paper's overlap), and reflect padding gives the border windows something to
-look at. U and V are then recombined with the untouched input Y, optionally
-after the guided filter has snapped their edges to the edges of Y.
+look at.
+
+A window's result depends on that window alone, so the image need not go
+through the network at once: `WindowRows` runs it one row of windows after
+another (as many rows as fill a batch) and hands out the chroma rows in
+order, forgetting the rows already passed. Memory is then that of a few rows
+of windows, whatever the image's height, and the output is bit for bit the
+whole image's (`colorize_y` is the whole image in one call).
 
 A model that remembers a working scale (``model.long_side``, the long side
 its training photos were shrunk to) sees the image at that scale too: the
 windows then hold as much of the scene as they did in training, and chroma,
-which varies slowly, is enlarged back to the image's size, where the guided
-filter aligns it with the full-resolution edges of Y (`predict_chroma`).
+which varies slowly, is enlarged back to the image's size (`predict_chroma`),
+where the guided filter aligns it with the full-resolution edges of Y
+(:mod:`colorize.pipeline`).
 """
 from __future__ import annotations
 
-from numbers import Integral
-from typing import NamedTuple
-
 import numpy as np
 
-import kernels
-from colorize.guided_filter import guided_filter
-from colorize.images import fit_long_side, resize
 from colorize.architecture import margin
-from colorize.yuv import YUV_TO_RGB, rgb_to_gray, yuv_to_rgb
+from colorize.options import BATCH, check_positive_int
+from colorize.resample import fit_size, resize
+from colorize.yuv import rgb_to_gray
 
-#: Guided-filter defaults (SPEC §2): He's radius convention, eps on [0, 1] intensities.
-RADIUS, EPS = 40, 1e-4
-#: Windows per network call: memory grows with it, the result does not change.
-BATCH = 16
-#: Limits of the options (against careless or hostile values): windows per
-#: call (with the paper's widths a window takes about 6 MB in the network),
-#: and the guided filter's radius (any radius beyond the image's side filters
-#: as the image's side does).
-MAX_BATCH, MAX_RADIUS = 256, 100_000
-#: Pixels per strip of `guided_filter_in_strips` (each strip also reads 2r rows either side).
-STRIP_PIXELS = 4_000_000
-#: Bins of `equalize`: one per 16-bit level, so 8-bit levels land in distinct bins too.
-EQUALIZE_BINS = 2 ** 16
+#: Rows of pixels checked or shrunk at a time by the pixel-wise passes here (bounds their temporaries).
+PASS_ROWS = 256
 
 
-class WindowGrid(NamedTuple):
-    """How windows cover an image: ``rows × cols`` windows and the padding that makes room."""
-
-    rows: int
-    cols: int
-    pad: tuple[tuple[int, int], tuple[int, int]]    # ((top, bottom), (left, right))
-
-
-def window_grid(height: int, width: int, patch: int, out: int) -> WindowGrid:
+def window_grid(height: int, width: int, patch: int, out: int) -> tuple[int, int, tuple]:
     """Number of windows and padding so that the window centres tile the image.
 
     Window (i, j) starts at row ``i·out``, column ``j·out`` of the padded
     image; its centre covers rows ``[i·out, (i+1)·out)`` of the image itself.
+
+    Returns
+    -------
+    rows, cols, ((top, bottom), (left, right))
 
     Notes
     -----
@@ -65,7 +53,7 @@ def window_grid(height: int, width: int, patch: int, out: int) -> WindowGrid:
     :math:`patch - out - m`); the same for columns.
 
     >>> window_grid(57, 56, 64, 56)
-    WindowGrid(rows=2, cols=1, pad=((4, 59), (4, 4)))
+    (2, 1, ((4, 59), (4, 4)))
     """
     m = margin(patch, out)
 
@@ -73,9 +61,8 @@ def window_grid(height: int, width: int, patch: int, out: int) -> WindowGrid:
         count = -(-n // out)                              # ceil(n / out)
         return count, (m, count * out + patch - out - m - n)
 
-    rows, pad_rows = axis(height)
-    cols, pad_cols = axis(width)
-    return WindowGrid(rows, cols, (pad_rows, pad_cols))
+    (rows, pad_rows), (cols, pad_cols) = axis(height), axis(width)
+    return rows, cols, (pad_rows, pad_cols)
 
 
 def _reflect_pad(y: np.ndarray, pad) -> np.ndarray:
@@ -105,18 +92,22 @@ def tile_windows(y: np.ndarray, patch: int, out: int) -> np.ndarray:
     windows : ndarray, shape (rows, cols, patch, patch)
         ``windows[i, j]`` is the window whose centre is
         ``y[i·out:(i+1)·out, j·out:(j+1)·out]`` (cut at the image's edge).
-        Only the padded image is allocated: O(H W) memory.
+        Only the padded image is allocated.
 
     >>> tile_windows(np.arange(6.0).reshape(2, 3), 3, 1)[1, 2].tolist()
     [[1.0, 2.0, 1.0], [4.0, 5.0, 4.0], [1.0, 2.0, 1.0]]
     """
-    grid = window_grid(*y.shape, patch, out)
-    padded = _reflect_pad(y, grid.pad)
-    return np.lib.stride_tricks.sliding_window_view(padded, (patch, patch))[::out, ::out]
+    *_, pad = window_grid(*y.shape, patch, out)
+    return np.lib.stride_tricks.sliding_window_view(_reflect_pad(y, pad), (patch, patch))[::out, ::out]
 
 
-def _check_y(y: np.ndarray, name: str = "y") -> np.ndarray:
-    """Validate a luminance image (H, W), or RGB (H, W, 3) turned into its Y."""
+def check_y(y: np.ndarray, name: str = "y") -> np.ndarray:
+    """A luminance image (H, W), or RGB (H, W, 3) turned into its Y, as float32 in [0, 1].
+
+    Valid float32 luminance is returned as it is (no copy: images can be
+    large); values within 1e-6 outside [0, 1] are clipped. Raises TypeError
+    or ValueError saying what was expected.
+    """
     y = np.asarray(y)
     if not np.issubdtype(y.dtype, np.floating):
         raise TypeError(f"{name} must be a float array in [0, 1], got dtype {y.dtype}")
@@ -125,68 +116,78 @@ def _check_y(y: np.ndarray, name: str = "y") -> np.ndarray:
     if y.ndim != 2 or 0 in y.shape:
         raise ValueError(f"{name} must be a non-empty (H, W) gray or (H, W, 3) RGB image, "
                          f"got shape {np.shape(y)}")
-    if not np.isfinite(y).all() or y.min() < -1e-6 or y.max() > 1 + 1e-6:
-        raise ValueError(f"{name} must hold values in [0, 1], got [{y.min()}, {y.max()}]")
+    low, high = np.inf, -np.inf
+    for top in range(0, len(y), PASS_ROWS):
+        rows = y[top:top + PASS_ROWS]
+        if not np.isfinite(rows).all():
+            raise ValueError(f"{name} must hold values in [0, 1], got NaN or infinity")
+        low, high = min(low, rows.min()), max(high, rows.max())
+    if low < -1e-6 or high > 1 + 1e-6:
+        raise ValueError(f"{name} must hold values in [0, 1], got [{low}, {high}]")
+    if y.dtype == np.float32 and 0 <= low and high <= 1:
+        return y
     return np.clip(y, 0.0, 1.0).astype(np.float32)
 
 
-def _check_positive_int(value, name: str) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def check_options(refine: bool = True, radius: int = RADIUS, eps: float = EPS,
-                  batch: int = BATCH) -> None:
-    """Raise ValueError on a bad `batch`, or a bad `radius` or `eps` when refining.
-
-    Callers that colorize many images call it once, up front, so that a bad
-    option is one error rather than one per image.
-    """
-    if _check_positive_int(batch, "batch") > MAX_BATCH:
-        raise ValueError(f"batch must be at most {MAX_BATCH} windows per network call, got {batch}")
-    if refine:      # the guided filter validates its own arguments
-        if isinstance(radius, Integral) and radius > MAX_RADIUS:
-            raise ValueError(f"radius must be at most {MAX_RADIUS}, got {radius}")
-        guided_filter(np.zeros((1, 1)), np.zeros((1, 1)), radius, eps)
-
-
-def guided_filter_in_strips(I: np.ndarray, p: np.ndarray, radius: int, eps: float,
-                            rows: int | None = None) -> np.ndarray:
-    """`colorize.guided_filter.guided_filter`, computed in horizontal strips: the same output, less memory.
+class WindowRows:
+    """The chroma of an image's rows, from the network, produced top to bottom.
 
     Parameters
     ----------
-    I, p, radius, eps
-        As in `guided_filter`.
-    rows : int, optional
-        Output rows per strip (default: STRIP_PIXELS / width, at least 1).
-
-    Returns
-    -------
-    q : ndarray, like `p`
+    y : ndarray, shape (H, W), float32 in [0, 1]
+    model : ColorizationModel, or any object with ``patch``, ``out`` and
+        ``predict((N, patch, patch)) -> (N, 2, out, out)``
+    batch : int
+        Windows per ``model.predict`` call.
+    transform : callable rows -> rows, optional
+        Applied to the rows of `y` the network sees (e.g. equalisation).
 
     Notes
     -----
-    The output at a pixel depends only on the pixels within 2r rows of it
-    (its coefficients are means over windows of radius r, of statistics over
-    windows of radius r), and windows are truncated at the image's own
-    border, not the strip's. So each strip is filtered with 2r rows of
-    context above and below, and its own rows kept: exact, up to float
-    rounding. The float64 temporaries of the filter (about 100 bytes per
-    pixel) are then those of one strip plus its context.
+    Rows of windows are computed in order, as many at a time as fill a
+    batch, and their chroma kept until a call asks for rows below them:
+    ``rows(first, last)`` may only move down. Window row i needs rows
+    ``[i·out - m, i·out - m + patch)`` of the image, reflected at its
+    edges; they are gathered through the index map of the padding, so the
+    windows are exactly those of `tile_windows`.
     """
-    h, w = np.shape(I)[:2]
-    rows = max(1, STRIP_PIXELS // max(w, 1)) if rows is None else int(rows)
-    if h <= rows:
-        return guided_filter(I, p, radius, eps)
-    margin = 2 * radius
-    q = np.empty(np.shape(p), np.asarray(p).dtype)
-    for top in range(0, h, rows):
-        bottom = min(top + rows, h)
-        first, last = max(0, top - margin), min(h, bottom + margin)
-        q[top:bottom] = guided_filter(I[first:last], p[first:last], radius, eps)[top - first:bottom - first]
-    return q
+
+    def __init__(self, y: np.ndarray, model, batch: int = BATCH, transform=None):
+        self.y, self.model, self.transform = y, model, transform
+        self.batch = check_positive_int(batch, "batch")
+        self.window_rows, self.cols, (pad_rows, self.pad_cols) = window_grid(*y.shape, model.patch, model.out)
+        self.source_row = _reflect_pad(np.arange(len(y))[:, None], (pad_rows, (0, 0)))[:, 0]   # padded -> image
+        self.step = -(-self.batch // self.cols)               # window rows per step: enough for a full batch
+        self.done, self.first = 0, 0                         # window rows computed; first row kept
+        self.kept = np.empty((0, y.shape[1], 2), np.float32)
+
+    def rows(self, first: int, last: int) -> np.ndarray:
+        """U, V of rows ``[first, last)``: (last - first, W, 2) float32."""
+        if first < self.first:
+            raise ValueError(f"rows must move down: row {first} was already passed (kept from {self.first})")
+        self.kept, self.first = self.kept[first - self.first:], first
+        while self.first + len(self.kept) < last:
+            self.kept = np.concatenate([self.kept, self._next_rows()])
+        return self.kept[:last - first]
+
+    def _next_rows(self) -> np.ndarray:
+        """The chroma of the next `step` rows of windows, cut at the image's bottom and right edge."""
+        patch, out = self.model.patch, self.model.out
+        start, stop = self.done, min(self.done + self.step, self.window_rows)
+        self.done = stop
+        rows = self.y[self.source_row[start * out:(stop - 1) * out + patch]]
+        if self.transform is not None:
+            rows = self.transform(rows)
+        padded = _reflect_pad(rows, ((0, 0), self.pad_cols))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (patch, patch))[::out, ::out]
+        n = (stop - start) * self.cols
+        uv = np.empty((stop - start, out, self.cols, out, 2), np.float32)    # one out×out block per window
+        for begin in range(0, n, self.batch):
+            i, j = np.divmod(np.arange(begin, min(begin + self.batch, n)), self.cols)
+            chroma = np.asarray(self.model.predict(windows[i, j]))             # (n, 2, out, out)
+            uv[i, :, j] = chroma.transpose(0, 2, 3, 1)
+        height, width = self.y.shape
+        return uv.reshape((stop - start) * out, self.cols * out, 2)[:height - start * out, :width]
 
 
 def colorize_y(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
@@ -196,11 +197,9 @@ def colorize_y(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
     ----------
     y : ndarray, shape (H, W), float in [0, 1]
         Luminance; any size from 1×1.
-    model : ColorizationModel, or any object with ``patch``, ``out`` and
-        ``predict((N, patch, patch)) -> (N, 2, out, out)``
+    model : as in `WindowRows`
     batch : int
-        Windows per ``model.predict`` call (>= 1). Memory is O(H W) for the
-        image and O(batch) for the network, whatever the image size.
+        Windows per ``model.predict`` call (>= 1).
 
     Returns
     -------
@@ -215,23 +214,31 @@ def colorize_y(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
     Notes
     -----
     The windows are those of `tile_windows`, taken in row-major order in
-    chunks of `batch`; each window's result depends only on that window, so
-    the batch size does not change the output.
+    chunks of at most `batch`; each window's result depends only on that
+    window, so the batch size does not change the output.
     """
-    y = _check_y(y)
-    batch = _check_positive_int(batch, "batch")
-    h, w = y.shape
-    windows = tile_windows(y, model.patch, model.out)
-    rows, cols = windows.shape[:2]
-    out = model.out
-    # Every window's centre is one out×out block of this (rows, out, cols, out, 2) array.
-    uv = np.empty((rows, out, cols, out, 2), np.float32)
-    for start in range(0, rows * cols, batch):
-        k = np.arange(start, min(start + batch, rows * cols))
-        i, j = np.divmod(k, cols)
-        chroma = np.asarray(model.predict(windows[i, j]))           # (n, 2, out, out)
-        uv[i, :, j] = chroma.transpose(0, 2, 3, 1)                  # (n, out, out, 2)
-    return np.ascontiguousarray(uv.reshape(rows * out, cols * out, 2)[:h, :w])
+    y = check_y(y)
+    return np.ascontiguousarray(WindowRows(y, model, batch).rows(0, len(y)))
+
+
+def predict_small(y: np.ndarray, model, batch: int = BATCH, transform=None) -> np.ndarray | None:
+    """The chroma of `y` shrunk to the model's working scale, or None if it predicts at full size.
+
+    None when the model has no ``long_side`` or the image fits in it; else
+    `colorize_y` of ``transform(y)`` (default: `y`) shrunk to that long side
+    (Lanczos), shrunk a few rows at a time (`colorize.resample.resize`): no
+    full-size copy of the image is made.
+    """
+    long_side = getattr(model, "long_side", None)
+    if long_side is None or max(y.shape) <= long_side:
+        return None
+    height, width = fit_size(*y.shape, long_side)
+    small = np.empty((height, width), np.float32)
+    step = max(1, PASS_ROWS * height // len(y))                 # about PASS_ROWS source rows per step
+    for first in range(0, height, step):
+        last = min(height, first + step)
+        small[first:last] = resize(y, height, width, rows=(first, last), transform=transform)
+    return colorize_y(np.clip(small, 0.0, 1.0), model, batch)      # Lanczos may overshoot [0, 1] a little
 
 
 def predict_chroma(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
@@ -251,165 +258,6 @@ def predict_chroma(y: np.ndarray, model, batch: int = BATCH) -> np.ndarray:
         enlarged back to (H, W) (bilinear); `colorize_y` of `y` itself when
         the image is no larger than that or the model has no working scale.
     """
-    y = _check_y(y)
-    small = fit_long_side(y, getattr(model, "long_side", None))
-    uv = colorize_y(np.clip(small, 0.0, 1.0), model, batch)      # Lanczos may overshoot [0, 1] a little
-    return uv if small is y else resize(uv, *y.shape)
-
-
-def equalize(y: np.ndarray, bins: int = EQUALIZE_BINS) -> np.ndarray:
-    """Histogram-equalise a luminance image (the paper's §5 preprocessing).
-
-    Parameters
-    ----------
-    y : ndarray, shape (H, W), float in [0, 1]
-    bins : int
-        Levels of the histogram, evenly spaced on [0, 1]. The default 65536
-        gives every 16-bit level, and so every 8-bit level, its own bin: the
-        result is the exact discrete equalisation of such images.
-
-    Returns
-    -------
-    ndarray, shape (H, W), float32 in [0, 1]
-        A non-decreasing function of `y`; the darkest level maps to 0, the
-        brightest to 1. A constant image is returned unchanged.
-
-    Notes
-    -----
-    With level :math:`l(v) = \\mathrm{round}(v (bins - 1))`, cumulative count
-    :math:`c(l)` and :math:`n` pixels,
-    :math:`\\mathrm{eq}(v) = (c(l(v)) - c_{min}) / (n - c_{min})`.
-
-    >>> equalize(np.array([[0.4, 0.4, 0.5, 0.6]])).tolist()
-    [[0.0, 0.0, 0.5, 1.0]]
-    """
-    y = _check_y(y)
-    bins = _check_positive_int(bins, "bins")
-    level = np.rint(y * (bins - 1)).astype(np.int64)
-    cdf = np.cumsum(np.bincount(level.ravel(), minlength=bins))
-    lowest = cdf[level.min()]
-    if lowest == y.size:                                  # a single level
-        return y.copy()
-    return ((cdf[level] - lowest) / (y.size - lowest)).astype(np.float32)
-
-
-_equalize = equalize        # colorize_yuv's flag of the same name hides the function
-
-
-class ColorizedYUV(NamedTuple):
-    """The two results of `colorize_yuv`, each (H, W, 3) float32 YUV with the input's Y."""
-
-    raw: np.ndarray                 # network output, as tiled (enlarged to the image size if predicted smaller)
-    refined: np.ndarray | None      # after the guided filter, None if not asked for
-
-
-def colorize_yuv(gray_or_y: np.ndarray, model, refine: bool = True, radius: int = RADIUS,
-                 eps: float = EPS, batch: int = BATCH, equalize: bool = False) -> ColorizedYUV:
-    """Colorize a gray image, returning YUV before and after refinement.
-
-    Parameters
-    ----------
-    gray_or_y : ndarray, shape (H, W) luminance or (H, W, 3) RGB, float in [0, 1]
-        An RGB image is reduced to its Y: its colours are discarded.
-    model : ColorizationModel
-        Its chroma is predicted at its working scale, if it has one (`predict_chroma`).
-    refine : bool
-        Apply the guided filter to U and V (guide: the input Y, at full size).
-    radius, eps : guided-filter window radius (>= 0) and regularisation (> 0)
-    batch : int
-        Windows per network call; see `colorize_y`.
-    equalize : bool
-        Feed the network the histogram-equalised Y (`equalize`). Only the
-        network sees it: the output keeps the input's Y, and the guided filter
-        is guided by the input's Y, whose edges are the ones in the output.
-
-    Returns
-    -------
-    ColorizedYUV
-        ``raw`` and ``refined`` (None when `refine` is False), both with
-        ``[..., 0]`` equal to the input's Y.
-
-    Raises
-    ------
-    ValueError
-        On a bad image, `batch`, `radius` or `eps`.
-    """
-    y = _check_y(gray_or_y, "gray_or_y")
-    check_options(refine, radius, eps, batch)         # before the slow part
-    uv = predict_chroma(_equalize(y) if equalize else y, model, batch)
-    raw = np.concatenate([y[..., None], uv], axis=-1)
-    refined = None
-    if refine:
-        refined = np.concatenate([y[..., None], guided_filter_in_strips(y, uv, radius, eps)], axis=-1)
-    return ColorizedYUV(raw, refined)
-
-
-def yuv_to_rgb_in_gamut(yuv: np.ndarray) -> np.ndarray:
-    """RGB of YUV pixels, desaturated where needed to fit the RGB cube, keeping Y.
-
-    Predicted chroma can leave the cube (e.g. saturated blue on a bright
-    pixel). Clipping R, G, B would change the luminance; instead each pixel
-    moves towards the gray of its own Y, just enough to fit.
-
-    Parameters
-    ----------
-    yuv : ndarray, shape (..., 3), float, Y in [0, 1]
-
-    Returns
-    -------
-    rgb : ndarray, shape (..., 3), same dtype, in [0, 1]
-
-    Notes
-    -----
-    With :math:`d = \\mathrm{rgb} - Y` (whose luma is 0),
-    :math:`\\mathrm{rgb}' = Y + t d` where t is the largest value in [0, 1]
-    keeping every channel in [0, 1]; Y and the hue are unchanged.
-
-    >>> yuv_to_rgb_in_gamut(np.array([1.0, 0.4, 0.0])).round(6).tolist()
-    [1.0, 1.0, 1.0]
-    """
-    yuv = np.asarray(yuv)
-    if yuv.ndim < 1 or yuv.shape[-1] != 3 or not np.issubdtype(yuv.dtype, np.floating):
-        yuv_to_rgb(yuv)                         # raises the conversion's own ValueError or TypeError
-    rgb = np.empty(yuv.shape, yuv.dtype)        # one pass per pixel (kernels/color.py)
-    kernels.yuv_to_rgb_in_gamut(np.ascontiguousarray(yuv).reshape(-1, 3), YUV_TO_RGB, rgb.reshape(-1, 3))
-    return rgb
-
-
-def colorize_image(gray_or_y: np.ndarray, model, refine: bool = True, radius: int = RADIUS,
-                   eps: float = EPS, batch: int = BATCH, equalize: bool = False) -> np.ndarray:
-    """Colorize a gray image: the library's one-call version of ``colorize apply``.
-
-    Parameters
-    ----------
-    gray_or_y, model, refine, radius, eps, batch, equalize
-        As in `colorize_yuv`.
-
-    Returns
-    -------
-    rgb : ndarray, shape (H, W, 3), float32 in [0, 1]
-        Its luma equals the input's Y (to float rounding); see
-        `yuv_to_rgb_in_gamut` for out-of-gamut chroma.
-
-    Raises
-    ------
-    ValueError
-        On a bad image or option value.
-
-    Examples
-    --------
-    >>> from colorize.model import ColorizationModel, architecture
-    >>> model = ColorizationModel(architecture((2, 2, 2, 2)), rng=0)
-    >>> colorize_image(np.full((3, 5), 0.5, np.float32), model).shape
-    (3, 5, 3)
-    """
-    result = colorize_yuv(gray_or_y, model, refine, radius, eps, batch, equalize)
-    yuv = result.refined if refine else result.raw
-    del result                                  # the other of the two is freed here
-    rows, rgb = max(1, STRIP_PIXELS // yuv.shape[1]), None
-    for top in range(0, len(yuv), rows):        # pixel by pixel: strips bound the temporaries
-        part = yuv_to_rgb_in_gamut(yuv[top:top + rows])
-        rgb = np.empty(yuv.shape, part.dtype) if rgb is None else rgb
-        rgb[top:top + rows] = part
-    return rgb
-
+    y = check_y(y)
+    small = predict_small(y, model, batch)
+    return colorize_y(y, model, batch) if small is None else resize(small, *y.shape)

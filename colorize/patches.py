@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from colorize.batch import check_output, prepare_folder
-from colorize.images import fit_long_side, is_gray, list_images, read_image, skipped_gray
 from colorize.architecture import margin
+from colorize.images import is_gray, list_images, read_image, skipped_gray
+from colorize.resample import fit_long_side
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
 

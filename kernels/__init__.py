@@ -16,6 +16,7 @@ from kernels.elementwise import (
     relu_forward,
 )
 from kernels.im2col import col2im, im2col
+from kernels.png import png_unfilter
 from kernels.naive_conv import (
     conv_backward_direct,
     conv_forward_direct,
@@ -37,4 +38,5 @@ __all__ = [
     "full_conv_forward_direct", "full_conv_backward_direct",
     "box_mean", "guided_coefficients", "guided_output",
     "yuv_to_rgb_in_gamut",
+    "png_unfilter",
 ]

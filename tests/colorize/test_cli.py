@@ -421,3 +421,20 @@ def test_readme_and_help_agree_on_formats_and_gitignore_covers_the_readme(tmp_pa
     assert "PNG/JPEG/TIFF/BMP" in readme and "PNG, JPEG, TIFF, BMP" in help_text
     ignored = (REPO / ".gitignore").read_text().split()
     assert {".venv/", ".venv-ci/", "colorized/"} <= set(ignored) and "-o colorized/" in readme
+
+
+def test_16_bit_rgba_in_gives_16_bit_rgba_out(tmp_path, model_file, rng):
+    """Issue 12, item 6: the bit depth and the alpha channel of a 16-bit colour PNG are kept: the output's
+    luma matches the input's to 16-bit precision, not 8-bit."""
+    from colorize.pngfile import write_png
+    pixels = rng.integers(0, 2 ** 16, (9, 13, 4), dtype=np.uint16)
+    write_png(tmp_path / "deep.png", pixels)
+    result = run("apply", tmp_path / "deep.png", "-o", tmp_path / "o", "--model", model_file)
+    assert result.exit_code == 0, result.output
+    out = (tmp_path / "o" / "deep_colorized.png").read_bytes()
+    assert out[24] == 16 and out[25] == 6                       # 16-bit RGBA
+    rgb_in, info_in = read_image(tmp_path / "deep.png")
+    rgb_out, info_out = read_image(tmp_path / "o" / "deep_colorized.png")
+    assert info_out.bit_depth == 16
+    np.testing.assert_array_equal(info_out.alpha, info_in.alpha)
+    np.testing.assert_allclose(rgb_to_gray(rgb_out), rgb_to_gray(rgb_in), atol=1e-4)   # 8 bits: errors to 2e-3

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from vcnn.atomic import atomic_path
-from colorize.images import fit_long_side, resize, ImageError, is_gray, list_images, read_image, write_png
+from colorize.images import ImageError, is_gray, list_images, read_image, write_png
+from colorize.resample import fit_long_side, resize
 
 
 
@@ -150,7 +151,7 @@ def test_write_png_16_bit_rgb_and_clipping(tmp_path, rng):
     (np.full((2, 2), np.nan), {}, ValueError, "finite"),
     (np.zeros((2, 2, 5)), {}, ValueError, r"got shape \(2, 2, 5\)"),
     (np.zeros((2, 2)), {"bit_depth": 12}, ValueError, "8 or 16, got 12"),
-    (np.zeros((2, 2), np.uint8), {}, TypeError, "got dtype uint8"),
+    (np.zeros((2, 2), np.int32), {}, TypeError, "got dtype int32"),
 ])
 def test_write_png_validation_leaves_target_alone(tmp_path, image, kwargs, error, message):
     (tmp_path / "keep.png").write_bytes(b"old")
@@ -230,3 +231,102 @@ def test_palette_and_colour_key_transparency_become_alpha(tmp_path, mode, transp
     assert info.alpha is not None and rgb.shape == (4, 4, 3)
     transparent = np.argwhere(info.alpha == 0).tolist()
     assert transparent == ([[0, 3]] if mode == "P" else [[1, 1]]) and info.alpha.sum() == 15
+
+
+@pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint16, 1), (np.uint8, 4)])
+def test_write_png_streams_integer_pixels_in_strips_and_chunks(tmp_path, monkeypatch, dtype, channels):
+    """Issue 12, item 2: rows are filtered and compressed a strip at a time, into several IDAT chunks;
+    the file decodes to exactly the pixels given (an integer image is written as it is)."""
+    import colorize.pngfile as pngfile
+    monkeypatch.setattr(pngfile, "STRIP_ROWS", 3)
+    monkeypatch.setattr(pngfile, "IDAT_BYTES", 4096)
+    pixels = np.random.default_rng(8).integers(0, np.iinfo(dtype).max, (150, 200, channels), dtype=dtype,
+                                                        endpoint=True)            # incompressible
+    write_png(tmp_path / "p.png", pixels)
+    data = (tmp_path / "p.png").read_bytes()
+    assert data.count(b"IDAT") > 2
+    back = iio.imread(tmp_path / "p.png") if dtype == np.uint8 else None
+    if back is not None:
+        np.testing.assert_array_equal(back.reshape(pixels.shape), pixels)
+    rgb, info = read_image(tmp_path / "p.png")
+    assert info.bit_depth == 8 * np.dtype(dtype).itemsize
+    scale = np.iinfo(dtype).max
+    np.testing.assert_array_equal(np.round(rgb[..., 0] * scale), pixels[..., 0])
+
+
+def _png(header: bytes, rows: bytes, extra: bytes = b"") -> bytes:
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def _filter_rows(raw: np.ndarray, bpp: int) -> bytes:
+    """PNG's five row filters, forward, written from the specification (row i uses filter i mod 5)."""
+    out = bytearray()
+    for i, row in enumerate(raw.astype(int)):
+        up = raw[i - 1].astype(int) if i else np.zeros_like(row)
+        kind = i % 5
+        out.append(kind)
+        for j, x in enumerate(row):
+            a = row[j - bpp] if j >= bpp else 0
+            b, c = up[j], (up[j - bpp] if j >= bpp else 0)
+            p = a + b - c
+            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else (b if abs(p - b) <= abs(p - c) else c)
+            out.append((x - (0, a, b, (a + b) // 2, paeth)[kind]) % 256)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_16_bit_pngs_are_read_at_16_bits_with_every_row_filter(tmp_path, rng, channels):
+    """Issue 12, item 6: Pillow reads 16-bit colour PNGs at 8 bits; colorize.pngfile.read_png16 keeps
+    all 16, whichever of the five row filters each row uses."""
+    pixels = rng.integers(0, 2 ** 16, (7, 6, channels), dtype=np.uint16)
+    header = struct.pack(">IIBBBBB", 6, 7, 16, {1: 0, 2: 4, 3: 2, 4: 6}[channels], 0, 0, 0)
+    (tmp_path / "deep.png").write_bytes(_png(header, _filter_rows(pixels.astype(">u2").reshape(7, -1).view(np.uint8),
+                                                                     2 * channels)))
+    rgb, info = read_image(tmp_path / "deep.png")
+    assert info.bit_depth == 16
+    colour = pixels[..., :3] if channels > 2 else np.repeat(pixels[..., :1], 3, axis=-1)
+    np.testing.assert_array_equal(np.round(rgb * 65535), colour)
+    if channels in (2, 4):
+        np.testing.assert_array_equal(np.round(info.alpha * 65535), pixels[..., -1])
+
+
+def test_a_16_bit_colour_key_becomes_alpha_and_a_damaged_16_bit_png_is_one_error(tmp_path, rng):
+    pixels = rng.integers(0, 2 ** 16, (3, 4, 3), dtype=np.uint16)
+    pixels[1, 2] = (7, 8, 9)
+    header = struct.pack(">IIBBBBB", 4, 3, 16, 2, 0, 0, 0)
+    rows = _filter_rows(pixels.astype(">u2").reshape(3, -1).view(np.uint8), 6)
+    key = struct.pack(">IIII", 6, 0, 0, 0)[:4] + b"tRNS" + struct.pack(">HHH", 7, 8, 9)
+    key += struct.pack(">I", zlib.crc32(b"tRNS" + struct.pack(">HHH", 7, 8, 9)))
+    (tmp_path / "keyed.png").write_bytes(_png(header, rows, key))
+    rgb, info = read_image(tmp_path / "keyed.png")
+    assert info.bit_depth == 16 and np.argwhere(info.alpha == 0).tolist() == [[1, 2]] and info.alpha.sum() == 11
+    damaged = bytearray(_png(header, rows))
+    damaged[-20] ^= 0xFF                                        # inside the IDAT data: its CRC no longer holds
+    (tmp_path / "damaged.png").write_bytes(bytes(damaged))
+    with pytest.raises(ImageError, match="damaged.png"):
+        read_image(tmp_path / "damaged.png")
+
+
+def test_a_16_bit_colour_tiff_is_read_at_16_bits(tmp_path, rng):
+    pixels = rng.integers(0, 2 ** 16, (5, 7, 3), dtype=np.uint16)
+    iio.imwrite(tmp_path / "deep.tif", pixels)
+    rgb, info = read_image(tmp_path / "deep.tif")
+    assert info.bit_depth == 16
+    np.testing.assert_array_equal(np.round(rgb * 65535), pixels)
+
+
+def test_an_exif_rotated_16_bit_png_is_left_to_pillow_and_comes_out_rotated(tmp_path, rng):
+    pixels = rng.integers(0, 2 ** 16, (3, 5, 3), dtype=np.uint16)
+    header = struct.pack(">IIBBBBB", 5, 3, 16, 2, 0, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6                                            # rotate 90 degrees clockwise to display
+    body = exif.tobytes()
+    body = body[6:] if body.startswith(b"Exif\x00\x00") else body
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    (tmp_path / "turned.png").write_bytes(_png(header, _filter_rows(pixels.astype(">u2").reshape(3, -1)
+                                                                     .view(np.uint8), 6), chunk))
+    rgb, info = read_image(tmp_path / "turned.png")
+    assert rgb.shape == (5, 3, 3) and info.bit_depth == 8       # Pillow: rotated, colour at 8 bits

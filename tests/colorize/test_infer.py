@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from colorize.guided_filter import guided_filter
-from colorize.images import fit_long_side
-from colorize.infer import (colorize_image, colorize_y, colorize_yuv, equalize, predict_chroma, tile_windows,
-                            window_grid, yuv_to_rgb_in_gamut)
+from colorize.resample import fit_long_side
+from colorize.equalize import equalize
+from colorize.infer import colorize_y, predict_chroma, tile_windows, window_grid
+from colorize.pipeline import colorize_image, colorize_yuv, yuv_to_rgb_in_gamut
 from colorize.model import ColorizationModel, architecture
 from colorize.yuv import U_RANGE, V_RANGE, YUV_TO_RGB, rgb_to_gray, rgb_to_yuv, yuv_to_rgb
 
@@ -221,7 +222,7 @@ def test_colorize_yuv_refines_at_full_size_after_predicting_small(rng):
 def test_guided_filter_in_strips_equals_the_whole_image(rows, radius):
     """Issue 12, item 2: strips with 2r rows of context give the whole-image filter's output."""
     from colorize.guided_filter import guided_filter
-    from colorize.infer import guided_filter_in_strips
+    from colorize.pipeline import guided_filter_in_strips
     g = np.random.default_rng(5)
     y = g.random((37, 23)).astype(np.float32)
     uv = g.uniform(-0.4, 0.4, (37, 23, 2)).astype(np.float32)
@@ -233,15 +234,84 @@ def test_guided_filter_in_strips_equals_the_whole_image(rows, radius):
 
 def test_colorize_image_converts_to_rgb_in_strips_with_the_same_result(monkeypatch):
     """Issue 12, item 2: the pixel-wise YUV -> RGB conversion in strips changes nothing."""
-    import colorize.infer as infer
+    import colorize.pipeline as pipeline
     from colorize.model import ColorizationModel, architecture
     model = ColorizationModel(architecture((2, 2, 2, 2)), rng=3)
     y = np.random.default_rng(6).random((29, 11)).astype(np.float32)
-    whole = infer.yuv_to_rgb_in_gamut(infer.colorize_yuv(y, model, radius=3).refined)
-    monkeypatch.setattr(infer, "STRIP_PIXELS", 40)              # strips of 3 rows
-    strips = infer.colorize_image(y, model, radius=3)
+    whole = pipeline.yuv_to_rgb_in_gamut(pipeline.colorize_yuv(y, model, radius=3).refined)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 40)              # strips of 3 rows
+    strips = pipeline.colorize_image(y, model, radius=3)
     assert strips.dtype == whole.dtype
     np.testing.assert_allclose(strips, whole, atol=1e-6)        # the guided filter's strips: float rounding
+
+
+class TestStrips:
+    """Issue 12, item 2: the networks, the guided filter and the RGB conversion go in strips of rows,
+    with the same result as the whole image, and memory bounded by a strip, not the image."""
+
+    def test_window_rows_in_small_steps_equal_all_windows_at_once(self, tiny_model):
+        y = np.random.default_rng(11).random((131, 75)).astype(np.float32)
+        windows = tile_windows(y, 64, 56)                           # the independent reference: every window at once
+        rows, cols = windows.shape[:2]
+        chroma = tiny_model.predict(windows.reshape(-1, 64, 64)).reshape(rows, cols, 2, 56, 56)
+        whole = chroma.transpose(0, 3, 1, 4, 2).reshape(rows * 56, cols * 56, 2)[:131, :75]
+        from colorize.infer import WindowRows
+        at_once = WindowRows(y, tiny_model, batch=4).rows(0, 131)
+        np.testing.assert_allclose(at_once, whole, atol=1e-6)          # other batches: BLAS rounding
+        source = WindowRows(y, tiny_model, batch=4)
+        for top in range(0, 131, 13):                                  # the same batches: bit for bit
+            first = max(0, top - 9)
+            np.testing.assert_array_equal(source.rows(first, min(131, top + 13 + 9)), at_once[first:top + 13 + 9])
+        with pytest.raises(ValueError, match="move down"):
+            source.rows(0, 5)
+
+    @pytest.mark.parametrize("long_side", [None, 40])
+    @pytest.mark.parametrize("refine", [False, True])
+    def test_small_strips_give_the_whole_image_result(self, monkeypatch, tiny_model, long_side, refine):
+        import colorize.pipeline as pipeline
+        model = ColorizationModel(tiny_model.specs, rng=1, long_side=long_side)
+        y = np.random.default_rng(12).random((97, 61)).astype(np.float32)
+        monkeypatch.setattr(pipeline, "STRIP_PIXELS", 10 ** 9)      # one strip: the whole image
+        whole = colorize_yuv(y, model, radius=3, refine=refine, equalize=True)
+        monkeypatch.setattr(pipeline, "STRIP_PIXELS", 61 * 7)       # strips of 7 rows (at least 2r = 6)
+        strips = colorize_yuv(y, model, radius=3, refine=refine, equalize=True)
+        if long_side is None:                                       # the networks' rows: bit for bit
+            np.testing.assert_array_equal(strips.raw, whole.raw)
+        else:                                                       # enlarged row by row: float32 box positions
+            np.testing.assert_allclose(strips.raw, whole.raw, atol=1e-5)
+        if refine:
+            np.testing.assert_allclose(strips.refined, whole.refined, atol=2e-5)
+
+    def test_colorize_file_memory_is_a_few_bytes_per_pixel(self, tmp_path, monkeypatch, model_file):
+        """tracemalloc's peak (numpy reports its arrays to it) while colorizing photos of 300 x 400 and
+        300 x 800 pixels with strips of 20 rows grows by a few bytes per added pixel (the luminance, the
+        output's pixels, the decoder's copy), not by float RGB arrays of the image; the output is
+        `colorize_image`'s, quantised."""
+        import tracemalloc
+        import imageio.v3 as iio
+        import colorize.images, colorize.infer, colorize.pngfile, colorize.pipeline
+        from colorize.apply import colorize_file
+        from colorize.images import read_image
+        from colorize.model import load_model
+        width, g, model = 300, np.random.default_rng(13), load_model(model_file)
+        monkeypatch.setattr(colorize.pipeline, "STRIP_PIXELS", 20 * width)
+        for module, name in ((colorize.images, "STRIP_ROWS"), (colorize.infer, "PASS_ROWS"),
+                             (colorize.pngfile, "STRIP_ROWS")):
+            monkeypatch.setattr(module, name, 20)
+        peaks = {}
+        for height in (400, 400, 800):                              # the first run compiles and fills caches
+            iio.imwrite(tmp_path / f"p{height}.png", (g.random((height, width, 3)) * 255).astype(np.uint8))
+            tracemalloc.start()
+            try:
+                colorize_file(tmp_path / f"p{height}.png", tmp_path / f"out{height}.png", model, radius=5,
+                              overwrite=True)
+                peaks[height] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        per_pixel = (peaks[800] - peaks[400]) / (400 * width)
+        assert per_pixel < 12, f"{per_pixel:.1f} bytes per added pixel"
+        expected = colorize_image(read_image(tmp_path / "p800.png")[0], model, radius=5)
+        np.testing.assert_array_equal(read_image(tmp_path / "out800.png")[0], np.round(expected * 255) / np.float32(255))
 
 
 def test_the_gamut_kernel_matches_the_formula_in_numpy(rng):

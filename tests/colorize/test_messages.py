@@ -61,16 +61,16 @@ def test_a_permission_error_is_not_called_an_unrecognised_file(tmp_path, monkeyp
 def test_memory_error_is_one_line_naming_the_file_and_the_batch_goes_on(tmp_path, model_file, monkeypatch):
     for name in ("a", "b"):
         iio.imwrite(tmp_path / f"{name}.png", np.zeros((8, 8), np.uint8))
-    real = colorize.apply.colorize_image
+    real = colorize.apply.chroma_strips
 
-    def short_of_memory(rgb, *args, **kwargs):
-        if rgb.shape[0] == 8 and not short_of_memory.failed:
+    def short_of_memory(y, *args, **kwargs):
+        if not short_of_memory.failed:
             short_of_memory.failed = True
             raise MemoryError()
-        return real(rgb, *args, **kwargs)
+        return real(y, *args, **kwargs)
 
     short_of_memory.failed = False
-    monkeypatch.setattr(colorize.apply, "colorize_image", short_of_memory)
+    monkeypatch.setattr(colorize.apply, "chroma_strips", short_of_memory)
     result = run("apply", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "out", "--model", model_file)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "error: " in result.stderr and "a.png: out of memory" in result.stderr
