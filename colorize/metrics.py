@@ -114,13 +114,11 @@ def psnr_uv(yuv_pred: np.ndarray, yuv_true: np.ndarray) -> float:
 
     Returns
     -------
-    float
-        dB; see `psnr`.
+    float : dB, as `psnr` gives them, with the peak of the Notes.
 
     Raises
     ------
-    ValueError
-        If the shapes differ or the last axis is neither 2 nor 3.
+    ValueError : if the shapes differ or the last axis is neither 2 nor 3.
 
     Notes
     -----

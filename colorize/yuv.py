@@ -122,10 +122,8 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If the last axis is not 3.
-    TypeError
-        If `rgb` is not a float array.
+    ValueError, TypeError
+        As `rgb_to_yuv`: a last axis that is not 3, an array that is not float.
 
     Notes
     -----
