@@ -27,12 +27,23 @@ class _KeptBuffers:
     the arrays of the previous step writes into memory that is already mapped;
     a fresh array of megabytes costs one page fault per 4 KB page and the
     kernel zeroing it (measured: 18 % of a training step of ``deep8``).
+
+    The buffers named in ``TRANSIENT`` live only inside one forward or
+    backward call, and dx only until the layer before has read it: a
+    :class:`vcnn.Network` gives its layers one shared store for the first
+    and two for dx (alternate layers share one), through ``shared_stores``.
+    A lone layer keeps all of its own.
     """
+
+    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "P", "sum")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
         dtype = np.dtype(self.W.dtype if dtype is None else dtype)
-        store = self.__dict__.setdefault("_scratch", {})
+        shared = self.__dict__.get("shared_stores", {})
+        store = shared.get("transient" if name in self.TRANSIENT else name)
+        if store is None:
+            store = self.__dict__.setdefault("_scratch", {})
         size = int(np.prod(shape))
         flat = store.get(name)
         if flat is None or flat.size < size or flat.dtype != dtype:
@@ -262,7 +273,7 @@ class FullConv2D(_KeptBuffers):
         self.out_shape = (n, self.c_out, h + self.k - 1, w + self.k - 1)
         if getattr(self, "counts", None) is None or self.counts.shape != self.out_shape[2:]:
             self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
-        y = self._buffer("y", self.out_shape)
+        y = self._buffer("sum", self.out_shape)
         for s, e in _blocks(self, n):
             P = np.matmul(self.W, _phi_block(self, x, s, e, 1), out=self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
             P += self.b[:, None]
@@ -276,7 +287,7 @@ class FullConv2D(_KeptBuffers):
         dy = as_nchw(dy, "dy", dtype=self.W.dtype)
         if dy.shape != self.out_shape:
             raise ValueError(f"dy must have shape {self.out_shape}, got {dy.shape}")
-        g = np.divide(dy, self.counts, out=self._buffer("y", dy.shape))
+        g = np.divide(dy, self.counts, out=self._buffer("sum", dy.shape))
         dW = _WeightGradient(self, self.dW)
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None

@@ -1,7 +1,7 @@
 """A network: a sequence of layers, run forward in order and backward in reverse."""
 import numpy as np
 
-from vcnn.layers import Conv2D, ReLU, layer_from_spec
+from vcnn.layers import Conv2D, ReLU, _KeptBuffers, layer_from_spec
 
 
 class Network:
@@ -34,6 +34,13 @@ class Network:
                 self.steps[-1].relu = True
                 continue
             self.steps.append(layer)
+        # What a layer needs only inside one call (φ of a block, dY, the dW terms) is
+        # shared by all the layers, and dx, read by the layer before and then dead, by
+        # every other layer: one φ-sized buffer per network instead of one per layer.
+        transient, dx = {}, ({}, {})
+        for i, layer in enumerate(self.steps):
+            if isinstance(layer, _KeptBuffers):
+                layer.shared_stores = {"transient": transient, "dx": dx[i % 2]}
 
     @classmethod
     def from_spec(cls, specs, rng=None, dtype=np.float32) -> "Network":

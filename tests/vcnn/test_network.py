@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vcnn import SGD, Network, squared_error
+from vcnn import SGD, Conv2D, FullConv2D, Network, ReLU, squared_error
 
 
 def tiny_colorizer(rng):
@@ -95,3 +95,28 @@ def test_a_relu_after_a_conv_runs_inside_it_with_the_same_numbers():
     np.testing.assert_array_equal(fused.backward(dz), d)
     for (name, _, g1), (_, _, g2) in zip(fused.parameters(), plain.parameters()):
         np.testing.assert_array_equal(g1, g2, err_msg=name)
+
+
+def test_layers_share_their_transient_buffers_and_alternate_dx_with_the_same_numbers():
+    """A network's layers share φ's block, dY and the dW terms, and every other layer shares dx;
+    two steps give exactly what the same layers give with buffers of their own."""
+    def build():
+        return Network([Conv2D(1, 3, 3, rng=1), ReLU(), Conv2D(3, 4, 2, rng=2), ReLU(), Conv2D(4, 2, 3, rng=3),
+                        ReLU(), FullConv2D(2, 1, 3, rng=4)])
+    shared, alone = build(), build()
+    for layer in alone.steps:
+        del layer.shared_stores
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        x = rng.standard_normal((3, 1, 12, 12)).astype(np.float32)
+        outs = [net.forward(x).copy() for net in (shared, alone)]
+        np.testing.assert_array_equal(*outs)
+        dy = rng.standard_normal(outs[0].shape).astype(np.float32)
+        dxs = [net.backward(dy).copy() for net in (shared, alone)]
+        np.testing.assert_array_equal(*dxs)
+        for (name, _, a), (_, _, b) in zip(shared.parameters(), alone.parameters()):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    first, second, third = shared.steps[:3]
+    assert np.shares_memory(first._buffer("cols", (4,)), third._buffer("cols", (4,)))
+    assert np.shares_memory(first._buffer("dx", (4,)), third._buffer("dx", (4,)))
+    assert not np.shares_memory(first._buffer("dx", (4,)), second._buffer("dx", (4,)))
