@@ -7,6 +7,37 @@ Everything the ``colorize`` command does is one call here::
     rgb, info = colorize.read_image("old.jpg")
     colorize.write_png("old_colorized.png", colorize.colorize_image(rgb, model))
 """
+import os as _os
+import signal as _signal
+import sys as _sys
+
+_ctrl_c = []    # SIGINTs received while starting
+
+
+def _on_ctrl_c(signum, frame):
+    """Python's own SIGINT handler (raise KeyboardInterrupt), remembering that it ran: a C extension being
+    imported at that moment turns the KeyboardInterrupt into an ImportError (numpy does)."""
+    _ctrl_c.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted_while_starting(kind, value, traceback, previous=_sys.excepthook):
+    """Ctrl-C before the command's own handling runs (while Python imports it): one line, no traceback.
+
+    (Its worker processes start with SIGINT held: see `colorize.processes.run_in_processes`.)
+    """
+    if issubclass(kind, KeyboardInterrupt) or _ctrl_c:
+        _sys.stderr.write("stopped on Ctrl-C: while starting, before any file was written\n")
+    else:
+        previous(kind, value, traceback)
+
+
+# For the command alone (a library user keeps Python's own display): run as ``colorize``, or as
+# ``python -m colorize`` (argv[0] is "-m" while the package is imported).
+if _os.path.basename(_sys.argv[0]) == "colorize" or _sys.argv[0] == "-m":
+    _sys.excepthook = _interrupted_while_starting
+    _signal.signal(_signal.SIGINT, _on_ctrl_c)
+
 from colorize.yuv import rgb_to_gray, rgb_to_yuv, yuv_to_rgb
 from colorize.guided_filter import guided_filter
 from colorize.images import ImageError, read_image, write_png

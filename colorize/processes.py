@@ -78,6 +78,7 @@ def _worker(task, name, args, expected, messages):
     """Run ``task(*args, report, stop)`` in a child; everything it has to say goes through ``messages``."""
     flag = ChildStopFlag()
     with sigint_sets(flag):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})     # held since the start (see run_in_processes)
         try:
             result = task(*args, lambda *said: messages.put(("report", name, said)), flag)
             messages.put(("done", name, result))
@@ -108,11 +109,20 @@ def run_in_processes(task, jobs: dict, report, expected=(Interrupted, ValueError
     messages = ctx.Queue()
     procs = {name: ctx.Process(target=_worker, args=(task, name, args, expected, messages), daemon=True)
              for name, args in jobs.items()}
-    with single_threaded():
-        for proc in procs.values():
-            proc.start()
     outcomes = {}
-    with sigint_sets(StopFlag(), forward_to=list(procs.values())):
+    with sigint_sets(StopFlag(), forward_to=list(procs.values())) as flag:
+        # The workers start with SIGINT blocked (they inherit this thread's mask): a Ctrl-C while they
+        # import is held, not a traceback of theirs, and reaches each once its handler is set (_worker).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with single_threaded():
+                for proc in procs.values():
+                    proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if flag.raised:                         # Ctrl-C while they started: every one hears it
+            for proc in procs.values():
+                os.kill(proc.pid, signal.SIGINT)
         while len(outcomes) < len(procs):
             try:
                 kind, name, value = messages.get(timeout=0.5)

@@ -2,8 +2,14 @@
 temporary files, skipped outputs, Ctrl-C, infinite PSNR."""
 import errno
 import json
+import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 import zlib
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -159,3 +165,59 @@ def test_a_bare_name_is_a_bundled_model_and_a_path_is_a_file(tmp_path, model_fil
     result = run("apply", "x.png", "-o", "out2", "--model", "nosuch")
     assert result.exit_code == 1 and "not a bundled model" in result.stderr and "./nosuch" in result.stderr
     assert [is_model_path(x) for x in ("a", "a.npz", "A.NPZ", "d/a", tmp_path / "a")] == [False, True, True, True, True]
+
+
+def _interrupt_when(command, ready, cwd):
+    """Start ``python -m colorize COMMAND`` in a session of its own, wait until ``ready(pid)``, then Ctrl-C it
+    the way a terminal does (SIGINT to the whole process group); its exit code and stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "colorize", *map(str, command)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=cwd)
+    deadline = time.monotonic() + 120
+    while not ready(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err
+
+
+def _mapped(pid, name):
+    """Whether the process has loaded a shared library whose path holds `name` (it is importing that module)."""
+    try:
+        return name in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def _children(pid):
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches the process through /proc")
+def test_ctrl_c_while_starting_is_one_line_and_a_non_zero_exit(tmp_path, model_file):
+    """Issue 12, item 8: Ctrl-C while Python imports numpy, Numba or Pillow for the command, or while
+    `train --jobs 2` starts its worker processes, or while they import: one line, no traceback, exit != 0."""
+    iio.imwrite(tmp_path / "g.png", np.zeros((20, 30), np.uint8))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    yy, xx = np.mgrid[0:100, 0:120] / 120
+    iio.imwrite(photos / "p.png", (np.stack([yy, xx, 1 - yy], -1) * 255).astype(np.uint8))
+    apply = ["apply", tmp_path / "g.png", "-o", tmp_path / "out", "--model", model_file, "--overwrite"]
+
+    def train(name):
+        return ["train", photos, "-o", tmp_path / name, "--arch", "small", "--channels", "4,4,4,2", "--batch", 2,
+                "--iterations", 100000, "--val-patches", 2, "--jobs", 2]
+
+    moments = [(apply, lambda pid: _mapped(pid, "_multiarray_umath")),        # numpy
+               (apply, lambda pid: _mapped(pid, "llvmlite")),                 # Numba
+               (apply, lambda pid: _mapped(pid, "PIL/_imaging")),             # Pillow
+               (train("a.npz"), lambda pid: len(_children(pid)) >= 1),        # a worker process is starting
+               (train("b.npz"), lambda pid: any(_mapped(c, "_multiarray_umath") for c in _children(pid)))]
+    for command, ready in moments:
+        code, err = _interrupt_when(command, ready, tmp_path)
+        lines = err.strip().splitlines()
+        assert code != 0 and "Traceback" not in err, err
+        assert len(lines) == 1 and lines[0].startswith("stopped on Ctrl-C"), err
