@@ -438,3 +438,19 @@ def test_16_bit_rgba_in_gives_16_bit_rgba_out(tmp_path, model_file, rng):
     assert info_out.bit_depth == 16
     np.testing.assert_array_equal(info_out.alpha, info_in.alpha)
     np.testing.assert_allclose(rgb_to_gray(rgb_out), rgb_to_gray(rgb_in), atol=1e-4)   # 8 bits: errors to 2e-3
+
+
+def test_palette_transparency_comes_out_as_alpha(tmp_path, model_file):
+    """Issue 12, item 6: a palette entry made transparent (tRNS) is kept by apply, as an alpha channel."""
+    from PIL import Image
+    levels = np.arange(16, dtype=np.uint8).reshape(4, 4) * 16
+    image = Image.fromarray(levels).convert("P")
+    image.save(tmp_path / "keyed.png", transparency=int(np.asarray(image)[1, 2]))
+    palette_index = np.asarray(Image.open(tmp_path / "keyed.png"))
+    transparent = Image.open(tmp_path / "keyed.png").info["transparency"]
+    result = run("apply", tmp_path / "keyed.png", "-o", tmp_path / "o", "--model", model_file)
+    assert result.exit_code == 0, result.output
+    out = iio.imread(tmp_path / "o" / "keyed_colorized.png")
+    assert out.shape == (4, 4, 4)
+    np.testing.assert_array_equal(out[..., 3] == 0, palette_index == transparent)
+    assert (palette_index == transparent).sum() >= 1

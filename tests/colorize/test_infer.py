@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from colorize.guided_filter import guided_filter
-from colorize.resample import fit_long_side
 from colorize.equalize import equalize
 from colorize.infer import colorize_y, predict_chroma, tile_windows, window_grid
 from colorize.pipeline import colorize_image, colorize_yuv, yuv_to_rgb_in_gamut
