@@ -105,8 +105,10 @@ def _decode(path: Path) -> np.ndarray:
             raise ImageError(f"cannot read image {path}: not enough memory to decode it") from None
         except NotForThisReader:
             pass                    # interlaced or EXIF-rotated: Pillow reads it, colour at 8 bits
-        except ValueError as err:
+        except (ValueError, struct.error) as err:
             raise ImageError(f"cannot read image {path}: {err}") from None
+        except Exception as err:        # anything else a crafted file provokes: still one error type
+            raise ImageError(f"cannot read image {path}: damaged PNG ({type(err).__name__}: {err})") from err
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None           # checked above: no warning for large images within our limit
     try:

@@ -155,8 +155,12 @@ def read_png16(path: str | os.PathLike) -> np.ndarray:
             key = np.frombuffer(body, ">u2")
         elif kind == b"eXIf":
             exif = Image.Exif()
-            exif.load(body)
-            if exif.get(EXIF_ORIENTATION, 1) != 1:
+            try:
+                exif.load(body)
+                turned = exif.get(EXIF_ORIENTATION, 1) != 1
+            except Exception:               # EXIF that Pillow cannot parse: Pillow's reader says what it can
+                turned = True
+            if turned:
                 raise NotForThisReader("rotated by its EXIF orientation")
         elif kind == b"IDAT":
             try:

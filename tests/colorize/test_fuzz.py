@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from colorize.images import ImageError, read_image
+from colorize.images import ImageError, read_image, write_png
 from colorize.checkpoints import load_checkpoint, save_checkpoint
 from colorize.model import ColorizationModel, architecture, init_network
 from colorize.train import TrainConfig, TrainingError
@@ -47,6 +47,7 @@ SAMPLES = {
     "png": _png(),
     "jpeg": _jpeg(),
     "model": _bytes_of(lambda p: ColorizationModel(SPECS, rng=0).save(p)),
+    "png16": _bytes_of(lambda p: write_png(p, np.arange(5 * 6 * 4, dtype=np.uint16).reshape(5, 6, 4) * 500)),
 }
 CONFIG = TrainConfig(SPECS, 4)
 
@@ -124,3 +125,11 @@ def test_the_unmutated_samples_load():
     with folder:
         assert load_checkpoint(path, net, SGD(net.parameters(), CONFIG.lr), CONFIG)[0] == 2
 
+
+
+
+@FUZZ
+@given(mutated(SAMPLES["png16"]))
+def test_16_bit_png_reader_raises_only_image_error(data):
+    """Issue 12, item 6: 16-bit PNGs go through colorize.pngfile.read_png16; damaged ones are ImageError too."""
+    _only(ImageError, read_image, data, ".png")
