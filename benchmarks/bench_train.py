@@ -19,7 +19,6 @@ import argparse
 import datetime
 import multiprocessing
 import os
-import resource
 import statistics
 import sys
 import time
@@ -112,17 +111,26 @@ def throughput(engine, name, batch, steps=5) -> float:
     return sum(batch / s for s in seconds)
 
 
+def _peak_rss() -> int:
+    """Bytes: the process's peak resident set, VmHWM (not ``getrusage``'s maxrss, which a child started
+    by fork + exec inherits from its parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise OSError("no VmHWM in /proc/self/status")
+
+
 def _memory_worker(engine, name, batch, queue):
     step = _step_of(engine, name, batch)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss()
     step()
     step()
-    queue.put((before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+    queue.put((before, _peak_rss()))
 
 
 def peak_memory(engine, name, batch) -> dict:
     """Peak resident set (bytes) of a fresh single-threaded process that takes two steps, and before them
-    (the interpreter, the libraries, the network and the data)."""
+    (the interpreter, the libraries, the network and the data). Linux only (/proc)."""
     before, peak = _in_a_process(_memory_worker, engine, name, batch)
     return {"before": before, "peak": peak}
 
@@ -200,7 +208,7 @@ def report(rows, breakdown_text, jobs_rows, guided_rows, command, torch_version,
     if memory_rows:
         parts += ["", "### Peak memory of a step", "",
                   "A fresh process with one thread per engine takes two steps; peak resident set "
-                  "(`getrusage`), and before the steps (interpreter, libraries, network and data).", "",
+                  "(VmHWM), and before the steps (interpreter, libraries, network and data).", "",
                   _table(["network", "batch", "engine", "before the steps MiB", "peak MiB", "peak − before MiB"],
                          [[f"`{r['net']}`", str(r["batch"]), r["engine"], f"{r['before'] / 2 ** 20:.0f}",
                            f"{r['peak'] / 2 ** 20:.0f}", f"{(r['peak'] - r['before']) / 2 ** 20:.0f}"]
