@@ -10,8 +10,9 @@ of it (its coefficients are means over windows of radius r of statistics
 over windows of radius r, and windows are truncated at the image's own
 border, not the strip's), so each strip is filtered with 2r rows of context
 above and below and its own rows kept: the whole image's result, to float
-rounding. The float64 temporaries of the filter (about 100 bytes per pixel)
-are then those of one strip and its context, whatever the image's size.
+rounding. The float64 temporaries of the filter (about 40 bytes per pixel
+and channel; U and V are filtered one after the other) are then those of one
+strip and its context, whatever the image's size.
 
 `colorize_image` (float RGB), `colorize_yuv` (YUV before and after the
 filter) and `colorize.apply.colorize_file` (integer pixels for a PNG) all
@@ -126,7 +127,10 @@ def chroma_strips(gray_or_y: np.ndarray, model, options: InferenceOptions | None
     for top, bottom, first, last in strips(height, width, context):
         uv = chroma_rows(first, last)
         own = slice(top - first, bottom - first)
-        refined = guided_filter(y[first:last], uv, options.radius, options.eps)[own] if options.refine else None
+        refined = None
+        if options.refine:      # U, then V: each channel alone holds half the filter's temporaries, same numbers
+            refined = np.stack([guided_filter(y[first:last], uv[..., c], options.radius, options.eps)[own]
+                                for c in range(uv.shape[-1])], axis=-1)
         yield Strip(top, height, y[top:bottom], uv[own], refined)
 
 
