@@ -160,7 +160,7 @@ def plot_logs(paths, out: str | os.PathLike, smoothing: float = SMOOTHING) -> Pa
     shading = ("shaded: cross-entropy phases" if spans else
                "losses alternate within a logged step: phases not shaded" if mixed else "")
     axes[0].set_title(f"loss per logged step (running mean, smoothing {smoothing}; raw faint)"
-                      + (f"; {shading}" if shading else ""))
+                      + (f"\n{shading}" if shading else ""), fontsize="medium")
     axes[-1].set_xlabel("step")
     out = Path(out)
     with atomic_path(out) as tmp:
