@@ -104,7 +104,7 @@ class _WeightGradient:
 
 
 class Conv2D(_KeptBuffers):
-    """Valid k×k cross-correlation, stride 1, as one GEMM per batch over φ.
+    """Valid k×k cross-correlation, stride 1, as GEMMs over φ, one per block of samples.
 
     Forward::
 
