@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import vcnn
-from vcnn.modelfile import (check_arrays, check_spec, fill_network, load_arrays, network_arrays, network_from_spec,
+from vcnn.modelfile import (check_arrays, check_spec, fill_network, load_arrays, network_arrays,
                             save_arrays)
 from colorize.architecture import (ARCHITECTURES, DEFAULT_ARCH, KERNELS, MAX_PATCH, PATCH, WIDTHS,  # noqa: F401
                                    architecture, describe_architecture, mapping_size, margin, named_architecture,
@@ -123,7 +123,7 @@ class ColorizationModel:
         image's own size; None: the scale the model was trained at).
         """
         arrays, meta = load_arrays(path)
-        network_from_spec(meta.get("architecture"), path)          # a clear error for a bad spec
+        check_spec(meta.get("architecture"), path)                 # a clear error naming the file for a bad spec
         try:
             saved = check_long_side(meta.pop("long_side", None))
         except (TypeError, ValueError) as e:
