@@ -29,7 +29,7 @@ def layer_label(index, layer) -> str:
 
 def run_layers(net) -> list:
     """The layers as the network runs them (a ReLU after a conv runs inside it, where fused)."""
-    return list(getattr(net, "steps", net.layers))
+    return list(net.steps)
 
 
 def per_layer(name, batch, runs=3) -> dict:

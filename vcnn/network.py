@@ -63,8 +63,7 @@ class Network:
         ``need_dx=False`` (training: the first layer then skips its dX GEMM and φᵀ)."""
         for layer in reversed(self.steps[1:]):
             dy = layer.backward(dy)
-        first = self.steps[0]
-        return first.backward(dy) if need_dx else first.backward(dy, need_dx=False)
+        return self.steps[0].backward(dy, need_dx=need_dx)
 
     def parameters(self):
         """[(name, value, gradient)] for every parameter, named ``"<layer index>.<W|b>"``."""
