@@ -143,6 +143,8 @@ def read_png16(path: str | os.PathLike) -> np.ndarray:
             raise ValueError(f"damaged PNG: bad or missing CRC of a {kind.decode('latin-1')} chunk")
         pos += 12 + length
         if kind == b"IHDR":
+            if header is not None:          # a second header would resize the image past the checked size limit
+                raise ValueError("damaged PNG: a second IHDR chunk")
             width, height, depth, colour, _, _, interlace = header = struct.unpack(">IIBBBBB", body)
             if depth != 16 or colour not in _CHANNELS or interlace:
                 raise NotForThisReader(f"expected a non-interlaced 16-bit PNG, got depth {depth}, "

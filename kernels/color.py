@@ -1,6 +1,6 @@
 """Colour conversion as one loop over pixels: YUV to RGB, pulled into the RGB cube.
 
-``colorize.infer.yuv_to_rgb_in_gamut`` validates and calls this; the formula
+``colorize.pipeline.yuv_to_rgb_in_gamut`` validates and calls this; the formula
 is in its docstring. As numpy expressions it made eight temporary arrays the
 size of the image (0.15 s of CPU per megapixel, a third of ``colorize apply``
 at one thread); here every pixel is read once and written once.

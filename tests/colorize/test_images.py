@@ -293,6 +293,16 @@ def test_16_bit_pngs_are_read_at_16_bits_with_every_row_filter(tmp_path, rng, ch
         np.testing.assert_array_equal(np.round(info.alpha * 65535), pixels[..., -1])
 
 
+def test_a_second_16_bit_header_is_refused(tmp_path):
+    """The size limit is checked on the first IHDR (Pillow stops there); a second one, which would
+    resize the image after that check (and allocate before the one after decoding), is refused."""
+    small, large = (struct.pack(">IIBBBBB", side, side, 16, 2, 0, 0, 0) for side in (5, 40))
+    chunk = struct.pack(">I", len(large)) + b"IHDR" + large + struct.pack(">I", zlib.crc32(b"IHDR" + large))
+    (tmp_path / "two.png").write_bytes(_png(small, bytes(40 * (1 + 40 * 6)), extra=chunk))
+    with pytest.raises(ImageError, match="two.png.*second IHDR"):
+        read_image(tmp_path / "two.png")
+
+
 def test_a_16_bit_colour_key_becomes_alpha_and_a_damaged_16_bit_png_is_one_error(tmp_path, rng):
     pixels = rng.integers(0, 2 ** 16, (3, 4, 3), dtype=np.uint16)
     pixels[1, 2] = (7, 8, 9)
