@@ -85,6 +85,14 @@ def box_mean(img: np.ndarray, radius: int) -> np.ndarray:
     return np.moveaxis(_box_mean(planes, radius), 0, -1).reshape(img.shape).astype(img.dtype)
 
 
+def check_parameters(radius: int, eps: float) -> None:
+    """Raise ``ValueError`` unless `radius` is an integer >= 0 and `eps` a finite number > 0
+    (what :func:`guided_filter` checks of them, without filtering anything)."""
+    _check_radius(radius)
+    if not isinstance(eps, Real) or not np.isfinite(eps) or eps <= 0:
+        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
+
+
 def guided_filter(I: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Filter `p` with the edges of the guide `I` (He et al.'s guided filter).
 
@@ -140,9 +148,7 @@ def guided_filter(I: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.n
     if p.shape[:2] != I.shape:
         raise ValueError(f"p must be {I.shape} or {I.shape + ('C',)} like I, "
                          f"got shape {p.shape}")
-    _check_radius(radius)
-    if not isinstance(eps, Real) or not np.isfinite(eps) or eps <= 0:
-        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
+    check_parameters(radius, eps)
 
     # Two streaming passes, each a Numba loop: the box means of (I, I², p, I·p)
     # row by row, turned at once into He's coefficients (a, b), a plane each

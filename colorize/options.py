@@ -12,9 +12,7 @@ import dataclasses
 import os
 from numbers import Integral
 
-import numpy as np
-
-from colorize.guided_filter import guided_filter
+from colorize.guided_filter import check_parameters
 from colorize.model import load_model
 
 #: Guided-filter defaults (SPEC §2): He's radius convention, eps on [0, 1] intensities.
@@ -65,10 +63,10 @@ class InferenceOptions:
     def __post_init__(self):
         if check_positive_int(self.batch, "batch") > MAX_BATCH:
             raise ValueError(f"batch must be at most {MAX_BATCH} windows per network call, got {self.batch}")
-        if self.refine:      # the guided filter validates its own arguments
+        if self.refine:      # the guided filter's own checks, without running it
             if isinstance(self.radius, Integral) and self.radius > MAX_RADIUS:
                 raise ValueError(f"radius must be at most {MAX_RADIUS}, got {self.radius}")
-            guided_filter(np.zeros((1, 1)), np.zeros((1, 1)), self.radius, self.eps)
+            check_parameters(self.radius, self.eps)
 
 
 def inference_options(options: InferenceOptions | None = None, **changes) -> InferenceOptions:
