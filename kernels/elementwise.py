@@ -45,7 +45,7 @@ def bias_to_nchw(rows, b, y, relu=False):
                 y[n, c, p] = v if (v > 0 or not relu) else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc"})
 def nchw_to_rows(dy, rows, db, y=None):
     """rows[c, n·P + p] = dy[n, c, p] and db[c] += Σ dy[:, c, :] (dy shaped (N, C, P)).
 
@@ -53,16 +53,27 @@ def nchw_to_rows(dy, rows, db, y=None):
     summed on the way (added to ``db``: a layer sums it block by block).
     Given the rectified output ``y`` of a ReLU fused into
     :func:`bias_to_nchw`, dy passes only where y > 0 (ReLU's backward).
+
+    The sum runs in float64; ``reassoc`` lets LLVM keep several partial
+    sums at once (vectorised) instead of one chain of adds, 5× faster here:
+    the same sum in another order, equal to the serial one to float64
+    round-off, far below float32's.
     """
     n_batch, channels, plane = dy.shape
     for c in range(channels):
         total = 0.0
         for n in range(n_batch):
-            start = n * plane
-            for p in range(plane):
-                v = dy[n, c, p]
-                if y is not None and not y[n, c, p] > 0:
-                    v = 0.0
-                rows[c, start + p] = v
-                total += v
+            src = dy[n, c]
+            dst = rows[c, n * plane:(n + 1) * plane]
+            if y is None:
+                for p in range(plane):
+                    v = src[p]
+                    dst[p] = v
+                    total += v
+            else:
+                mask = y[n, c]
+                for p in range(plane):
+                    v = src[p] if mask[p] > 0 else 0.0
+                    dst[p] = v
+                    total += v
         db[c] += total
