@@ -9,6 +9,8 @@ weights (float32 by default; float64 for gradient checks) and refuses input
 of another dtype. ``backward`` consumes what ``forward`` kept: call it once
 per forward.
 """
+import math
+
 import numpy as np
 
 import kernels
@@ -44,7 +46,7 @@ class _KeptBuffers:
         store = shared.get("transient" if name in self.TRANSIENT else name)
         if store is None:
             store = self.__dict__.setdefault("_scratch", {})
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         flat = store.get(name)
         if flat is None or flat.size < size or flat.dtype != dtype:
             flat = store[name] = np.empty(size, dtype=dtype)
