@@ -5,8 +5,6 @@ argument and returns nothing: shape checks and allocation live in the Python
 wrappers of :mod:`vcnn` that call them. ``NUMBA_DISABLE_JIT=1`` turns every
 kernel back into the plain Python loop it is written as.
 """
-import numba
-
 from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.color import yuv_to_rgb_in_gamut
 from kernels.elementwise import (
@@ -25,13 +23,7 @@ from kernels.naive_conv import (
 )
 
 
-def num_threads() -> int:
-    """Threads Numba's parallel loops run on (``numba.get_num_threads()``)."""
-    return numba.get_num_threads()
-
-
 __all__ = [
-    "num_threads",
     "im2col", "col2im",
     "relu_forward", "relu_backward", "bias_to_nchw", "nchw_to_rows",
     "conv_forward_direct", "conv_backward_direct",

@@ -15,6 +15,7 @@ import numpy as np
 
 import kernels
 from vcnn._checks import as_nchw, check_kernel_size
+from vcnn._threads import blas_threads
 from vcnn.phi import phi, phi_adjoint
 
 
@@ -57,10 +58,11 @@ def _blocks(layer, n: int):
     """(start, stop) of the blocks of samples the layer's GEMMs take in turn.
 
     ``layer.samples_per_block`` samples per block, or by default: one when
-    the engine runs on one thread, the whole batch otherwise (see
-    :class:`Conv2D`, Notes).
+    BLAS runs on one thread, the whole batch otherwise (see :class:`Conv2D`,
+    Notes). BLAS's threads, not Numba's: the GEMMs are the layer's only
+    parallel work (:mod:`vcnn._threads`).
     """
-    size = layer.samples_per_block or (1 if kernels.num_threads() == 1 else n)
+    size = layer.samples_per_block or (1 if blas_threads() == 1 else n)
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
@@ -141,14 +143,14 @@ class Conv2D(_KeptBuffers):
         Y_n = W · φ(X_n) + b,   dW = Σ_n dY_n · φ(X_n)ᵀ,   dX_n = φᵀ(Wᵀ · dY_n)
 
     The layer takes them in blocks of ``samples_per_block`` samples: the same
-    sums, in another order. On one thread (``colorize train --jobs 2``), one
-    sample per block, the default: Y_n, (C_out, Ho·Wo), is exactly sample n
+    sums, in another order. When BLAS runs on one thread (``colorize train
+    --jobs 2``), one sample per block, the default: Y_n, (C_out, Ho·Wo), is exactly sample n
     of the output, so the GEMM writes the activations in place and the
     "reshuffle" only adds the bias; φ(X_n) (1.4-5 MB in the colorization
     nets) stays in the cache between the im2col that writes it and the GEMM
     that reads it, where a whole batch's φ (85 MB for a 4×4 layer of width 32
-    at batch 16) goes out to memory and back. On several threads, the whole
-    batch per block, the default: every GEMM and φ is a parallel region whose
+    at batch 16) goes out to memory and back. When BLAS has several threads,
+    the whole batch per block, the default: every GEMM is a parallel region whose
     threads meet at a barrier, and one barrier per layer costs less than one
     per sample (on this shared machine, 8× less for ``colorize apply``).
     Backward computes φ of a block again from x (an im2col costs a tenth of
@@ -162,7 +164,7 @@ class Conv2D(_KeptBuffers):
     its next call** (copy one to keep it).
     """
 
-    samples_per_block = None       # None: 1 on one thread, the whole batch on several (see Notes)
+    samples_per_block = None       # None: 1 when BLAS has one thread, the whole batch otherwise (see Notes)
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):
         self.c_in, self.c_out, self.k = int(c_in), int(c_out), int(k)
