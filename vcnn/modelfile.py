@@ -17,6 +17,7 @@ network is built (`check_spec`).
 import json
 import math
 import zipfile
+import zlib
 from numbers import Integral
 from pathlib import Path
 
@@ -38,6 +39,10 @@ MAX_META_BYTES = 2 ** 24
 #: per network (the paper's network: 5 layers, 512 channels, 6.8 M weights).
 MAX_LAYERS, MAX_WIDTH, MAX_KERNEL, MAX_PARAMETERS = 256, 16_384, 256, 2 ** 28
 _NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+#: What reading a damaged or crafted zip of ``.npy`` arrays raises (zipfile, zlib, numpy's header and data
+#: checks, an allocation within the limits that still does not fit): each means "not a valid .npz".
+UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
+              RuntimeError, zlib.error, MemoryError)
 
 
 def check_npz(path, max_bytes: int | None = None, what: str = "model file") -> None:
@@ -67,39 +72,47 @@ def check_npz(path, max_bytes: int | None = None, what: str = "model file") -> N
     both are checked here, before `numpy.load` is called.
     """
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+
+    def refused(problem: str) -> ValueError:
+        return ValueError(f"{what} {path} {problem}")
+
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_ARRAYS:
-                raise ValueError(f"holds {len(members)} arrays, more than the limit of {MAX_ARRAYS}")
-            total = sum(m.file_size for m in members)
-            if total > max_bytes:
-                raise ValueError(f"would inflate to {total:,} bytes, more than the limit of {max_bytes:,}")
-            for member in members:
-                name = member.filename
-                if not name.endswith(".npy"):
-                    raise ValueError(f"member {name!r} is not an .npy array")
-                if name == META_KEY + ".npy" and member.file_size > MAX_META_BYTES:
-                    raise ValueError(f"its metadata takes {member.file_size:,} bytes, more than {MAX_META_BYTES:,}")
-                with archive.open(member) as f:
-                    version = np.lib.format.read_magic(f)
-                    if version not in _NPY_HEADER_READERS:
-                        raise ValueError(f"array {name!r} has .npy format version {version}")
-                    shape, _, dtype = _NPY_HEADER_READERS[version](f)
-                if dtype.hasobject:
-                    raise ValueError("holds pickled objects, which are refused")
-                declared = math.prod(shape) * dtype.itemsize
-                if declared > member.file_size:
-                    raise ValueError(f"array {name[:-4]!r} declares {shape} {dtype} ({declared:,} bytes) "
-                                     f"but holds {member.file_size:,} bytes")
-    except ValueError as e:
-        message = str(e)
-        if not message.startswith(("holds", "would", "member", "array", "its")):
-            message = f"is not a valid .npz: {message}"
-        raise ValueError(f"{what} {path} {message}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
-            RuntimeError) as e:
-        raise ValueError(f"{what} {path} is not a valid .npz: {e}") from None
+        archive = zipfile.ZipFile(path)
+    except UNREADABLE as e:
+        raise refused(f"is not a valid .npz: {e}") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ARRAYS:
+            raise refused(f"holds {len(members)} arrays, more than the limit of {MAX_ARRAYS}")
+        total = sum(m.file_size for m in members)
+        if total > max_bytes:
+            raise refused(f"would inflate to {total:,} bytes, more than the limit of {max_bytes:,}")
+        for member in members:
+            name = member.filename
+            if not name.endswith(".npy"):
+                raise refused(f"member {name!r} is not an .npy array")
+            if name == META_KEY + ".npy" and member.file_size > MAX_META_BYTES:
+                raise refused(f"its metadata takes {member.file_size:,} bytes, more than {MAX_META_BYTES:,}")
+            try:
+                shape, dtype = _npy_header(archive, member)
+            except UNREADABLE as e:
+                raise refused(f"is not a valid .npz: {e}") from None
+            if dtype.hasobject:
+                raise refused("holds pickled objects, which are refused")
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > member.file_size:
+                raise refused(f"array {name[:-4]!r} declares {shape} {dtype} ({declared:,} bytes) "
+                              f"but holds {member.file_size:,} bytes")
+
+
+def _npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[tuple, np.dtype]:
+    """The shape and dtype an ``.npy`` member's header declares (reading the header alone)."""
+    with archive.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in _NPY_HEADER_READERS:
+            raise ValueError(f"array {member.filename!r} has .npy format version {version}")
+        shape, _, dtype = _NPY_HEADER_READERS[version](f)
+    return shape, dtype
 
 
 def check_spec(spec, path=None) -> None:
@@ -162,17 +175,13 @@ def load_arrays(path):
         raise ValueError(f"model file {path} does not exist")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"model file {path} is not a valid .npz (not a zip archive)")
-    check_npz(path)
+    check_npz(path)                             # also refuses pickled (object) arrays
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise ValueError(f"model file {path} holds pickled objects, which are refused") from None
-        raise ValueError(f"model file {path} is not a valid .npz: {e}") from None
-    except Exception as e:  # noqa: BLE001 - zip, zlib, npy and memory errors alike: the file is unreadable
+    except UNREADABLE as e:
         raise ValueError(f"model file {path} is not a valid .npz: {type(e).__name__}: {e}") from None
-    if not isinstance(arrays, dict) or META_KEY not in arrays:
+    if META_KEY not in arrays:
         raise ValueError(f"model file {path} has no metadata: not a vcnn model file")
     try:
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())

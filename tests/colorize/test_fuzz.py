@@ -49,6 +49,7 @@ SAMPLES = {
     "model": _bytes_of(lambda p: ColorizationModel(SPECS, rng=0).save(p)),
     "png16": _bytes_of(lambda p: write_png(p, np.arange(5 * 6 * 4, dtype=np.uint16).reshape(5, 6, 4) * 500)),
 }
+SAMPLES["model_deflated"] = _bytes_of(lambda p: np.savez_compressed(p, **np.load(io.BytesIO(SAMPLES["model"]))))
 CONFIG = TrainConfig(SPECS, 4)
 
 
@@ -101,7 +102,7 @@ def test_image_loader_raises_only_image_error(data):
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=300), mutated(SAMPLES["model"])))
+@given(st.one_of(st.binary(max_size=300), mutated(SAMPLES["model"]), mutated(SAMPLES["model_deflated"])))
 def test_model_loader_raises_only_value_error(data):
     _only(ValueError, ColorizationModel.load, data, ".npz")
 
@@ -116,7 +117,8 @@ def test_checkpoint_loader_raises_only_value_or_training_error(data):
 
 def test_the_unmutated_samples_load():
     """The fuzzers start from files that load: the mutations, not the samples, make the errors."""
-    for name, suffix, load in [("png", ".png", read_image), ("model", ".npz", ColorizationModel.load)]:
+    for name, suffix, load in [("png", ".png", read_image), ("model", ".npz", ColorizationModel.load),
+                               ("model_deflated", ".npz", ColorizationModel.load)]:
         folder, path = _file(SAMPLES[name], suffix)
         with folder:
             load(path)

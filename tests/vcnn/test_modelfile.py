@@ -148,3 +148,21 @@ def test_deeply_nested_metadata_is_one_clean_error(tmp_path):
     np.savez(path, __meta__=blob)
     with pytest.raises(ValueError, match="unreadable metadata"):
         load_arrays(path)
+
+
+def test_a_damaged_deflated_member_is_one_value_error(tmp_path):
+    """A compressed npz (``np.savez_compressed``) whose deflate stream is broken where the .npy header
+    lies: zlib's error while the headers are checked is "not a valid .npz", not a zlib.error."""
+    path = tmp_path / "m.npz"
+    save_network(path, Network.from_spec(SPEC, rng=0))
+    arrays, meta = load_arrays(path)
+    np.savez_compressed(path, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    load_network(path)                                              # the compressed file itself loads
+    with zipfile.ZipFile(path) as z:
+        offset = z.getinfo("0.W.npy").header_offset
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = np.frombuffer(data, "<u2", 2, offset + 26)
+    data[offset + 30 + name_length + extra_length] ^= 0xFF         # the first byte of its deflate stream
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"m.npz is not a valid .npz: .*decompressing"):
+        load_network(path)
