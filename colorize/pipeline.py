@@ -53,27 +53,6 @@ def strips(height: int, width: int, context: int = 0, rows: int | None = None) -
         yield top, bottom, max(0, top - context), min(height, bottom + context)
 
 
-def guided_filter_in_strips(I: np.ndarray, p: np.ndarray, radius: int, eps: float,
-                            rows: int | None = None) -> np.ndarray:
-    """`colorize.guided_filter.guided_filter`, computed in horizontal strips: the same output, less memory.
-
-    Parameters
-    ----------
-    I, p, radius, eps
-        As in `guided_filter`.
-    rows : int, optional
-        Output rows per strip (default: see `strips`).
-
-    Returns
-    -------
-    q : ndarray, like `p`, equal to ``guided_filter(I, p, radius, eps)`` to float rounding (see the module's notes)
-    """
-    q = np.empty(np.shape(p), np.asarray(p).dtype)
-    for top, bottom, first, last in strips(len(I), np.shape(I)[1], 2 * radius, rows):
-        q[top:bottom] = guided_filter(I[first:last], p[first:last], radius, eps)[top - first:bottom - first]
-    return q
-
-
 class Strip(NamedTuple):
     """One strip of `chroma_strips`: rows ``[top, top + len(y))``."""
 

@@ -217,18 +217,19 @@ def test_colorize_yuv_refines_at_full_size_after_predicting_small(rng):
     assert np.abs(colorize_yuv(y, model, refine=False).raw[..., 1:] - result.raw[..., 1:]).max() > 1e-4
 
 
-@pytest.mark.parametrize("rows,radius", [(7, 3), (1, 2), (5, 0), (40, 4)])
-def test_guided_filter_in_strips_equals_the_whole_image(rows, radius):
-    """Issue 12, item 2: strips with 2r rows of context give the whole-image filter's output."""
-    from colorize.guided_filter import guided_filter
-    from colorize.pipeline import guided_filter_in_strips
-    g = np.random.default_rng(5)
-    y = g.random((37, 23)).astype(np.float32)
-    uv = g.uniform(-0.4, 0.4, (37, 23, 2)).astype(np.float32)
-    whole = guided_filter(y, uv, radius, 1e-3)
-    strips = guided_filter_in_strips(y, uv, radius, 1e-3, rows=rows)
-    assert strips.dtype == whole.dtype and strips.shape == whole.shape
-    np.testing.assert_allclose(strips, whole, atol=1e-6)
+@pytest.mark.parametrize("rows,radius", [(7, 3), (1, 2), (5, 0), (9, 4)])
+def test_the_pipelines_strips_are_filtered_like_the_whole_image(monkeypatch, tiny_model, rows, radius):
+    """Issue 12, item 2: `chroma_strips` filters each strip with 2r rows of context; its strips give the
+    guided filter of the whole image's network chroma (the strips hold at least 4r rows, see `strips`)."""
+    import colorize.pipeline as pipeline
+    y = np.random.default_rng(5).random((37, 23)).astype(np.float32)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 23 * rows)
+    parts = list(pipeline.chroma_strips(y, tiny_model, radius=radius, eps=1e-3))
+    assert len(parts) == math.ceil(37 / max(rows, 4 * radius)) > 1
+    raw, refined = (np.concatenate([getattr(part, name) for part in parts]) for name in ("raw", "refined"))
+    whole = guided_filter(y, raw, radius, 1e-3)
+    assert refined.dtype == whole.dtype and refined.shape == whole.shape == (37, 23, 2)
+    np.testing.assert_allclose(refined, whole, atol=1e-6)
 
 
 def test_colorize_image_converts_to_rgb_in_strips_with_the_same_result(monkeypatch):
