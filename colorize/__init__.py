@@ -12,6 +12,7 @@ import signal as _signal
 import sys as _sys
 
 _ctrl_c = []    # SIGINTs received while starting
+_replaced = None    # (excepthook, SIGINT handler) that start-up replaced, until `_start_up_over`
 
 
 def _on_ctrl_c(signum, frame):
@@ -21,7 +22,7 @@ def _on_ctrl_c(signum, frame):
     raise KeyboardInterrupt
 
 
-def _interrupted_while_starting(kind, value, traceback, previous=_sys.excepthook):
+def _interrupted_while_starting(kind, value, traceback):
     """Ctrl-C before the command's own handling runs (while Python imports it): one line, no traceback.
 
     (Its worker processes start with SIGINT held: see `colorize.processes.run_in_processes`.)
@@ -29,12 +30,26 @@ def _interrupted_while_starting(kind, value, traceback, previous=_sys.excepthook
     if issubclass(kind, KeyboardInterrupt) or _ctrl_c:
         _sys.stderr.write("stopped on Ctrl-C: while starting, before any file was written\n")
     else:
-        previous(kind, value, traceback)
+        _replaced[0](kind, value, traceback)
+
+
+def _start_up_over() -> None:
+    """The command's own handling runs from here on (`colorize.cli`): the excepthook and SIGINT handler
+    of before start-up come back, so that a later error is shown as itself, never as a Ctrl-C while
+    starting. A Ctrl-C that start-up swallowed stops the command now."""
+    global _replaced
+    if _replaced is not None:
+        _sys.excepthook, handler = _replaced
+        _signal.signal(_signal.SIGINT, handler)
+        _replaced = None
+        if _ctrl_c:
+            raise KeyboardInterrupt
 
 
 # For the command alone (a library user keeps Python's own display): run as ``colorize``, or as
 # ``python -m colorize`` (argv[0] is "-m" while the package is imported).
 if _os.path.basename(_sys.argv[0]) == "colorize" or _sys.argv[0] == "-m":
+    _replaced = (_sys.excepthook, _signal.getsignal(_signal.SIGINT))
     _sys.excepthook = _interrupted_while_starting
     _signal.signal(_signal.SIGINT, _on_ctrl_c)
 

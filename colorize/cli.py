@@ -27,6 +27,7 @@ from importlib import metadata
 
 import click
 
+from colorize import _start_up_over
 from colorize.batch import FILE_ERRORS
 from colorize.cli_common import CliError, communicator
 from colorize.cli_photos import apply, evaluate, info, plot, tone
@@ -82,6 +83,7 @@ class _Group(click.Group):
 
     def make_context(self, *args, **kwargs):
         with _one_line_errors():
+            _start_up_over()                        # from here, Ctrl-C and errors are handled here
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx):

@@ -167,6 +167,37 @@ def test_a_bare_name_is_a_bundled_model_and_a_path_is_a_file(tmp_path, model_fil
     assert [is_model_path(x) for x in ("a", "a.npz", "A.NPZ", "d/a", tmp_path / "a")] == [False, True, True, True, True]
 
 
+_CRASH_AFTER_START_UP = """
+import os, signal, sys, time
+sys.argv = ["colorize", "info", "default"]          # as the command: start-up's handler and excepthook are set
+import colorize.cli
+
+
+def crash(**options):
+    print(sys.excepthook is sys.__excepthook__, signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    try:                                            # a Ctrl-C that the command itself handles
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        pass
+    raise RuntimeError("a real bug")
+
+
+colorize.cli.main.commands["info"].callback = crash
+colorize.cli.main(prog_name="colorize")
+"""
+
+
+def test_once_the_command_runs_a_real_error_is_not_reported_as_ctrl_c(tmp_path):
+    """Start-up's SIGINT handler and excepthook (one line for a Ctrl-C while Python imports) are Python's
+    own again once the command runs: an error after a Ctrl-C the command handled shows as itself."""
+    (tmp_path / "crash.py").write_text(_CRASH_AFTER_START_UP)
+    result = subprocess.run([sys.executable, tmp_path / "crash.py"], capture_output=True, text=True, timeout=300)
+    assert result.stdout.split() == ["True", "True"], result.stdout + result.stderr
+    assert result.returncode == 1 and "stopped on Ctrl-C" not in result.stderr
+    assert result.stderr.strip().endswith("RuntimeError: a real bug"), result.stderr
+
+
 def _interrupt_when(command, ready, cwd):
     """Start ``python -m colorize COMMAND`` in a session of its own, wait until ``ready(pid)``, then Ctrl-C it
     the way a terminal does (SIGINT to the whole process group); its exit code and stderr."""
