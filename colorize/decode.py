@@ -98,17 +98,17 @@ def _decode(path: Path) -> np.ndarray:
             raise ImageError(f"cannot read image {path}: not enough memory to decode it") from None
         except Exception:
             pass                    # the plugin gone or the file beyond it: Pillow reads it, at 8 bits
-    if reader == "png16":
+    if reader == "png16":       # our own reader: what a damaged file raises is known, anything else is a bug
         try:
             return read_png16(path)
         except MemoryError:
             raise ImageError(f"cannot read image {path}: not enough memory to decode it") from None
         except NotForThisReader:
             pass                    # interlaced or EXIF-rotated: Pillow reads it, colour at 8 bits
-        except (ValueError, struct.error) as err:
+        except ValueError as err:   # damaged: it says what (CRC, chunk, zlib, size, row filter)
             raise ImageError(f"cannot read image {path}: {err}") from None
-        except Exception as err:        # anything else a crafted file provokes: still one error type
-            raise ImageError(f"cannot read image {path}: damaged PNG ({type(err).__name__}: {err})") from err
+        except OSError as err:
+            raise ImageError(f"cannot read image {path}: {err.strerror or err}") from None
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None           # checked above: no warning for large images within our limit
     try:

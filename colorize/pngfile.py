@@ -128,8 +128,9 @@ def read_png16(path: str | os.PathLike) -> np.ndarray:
         For a PNG of another depth, an interlaced one, or one whose EXIF
         (``eXIf`` chunk) rotates it: Pillow's to read.
     ValueError
-        On a damaged file (bad CRC, short or corrupt data, unknown row
-        filter), saying what.
+        On a damaged file (bad CRC, a header of the wrong size, short or
+        corrupt data, unknown row filter), saying what; nothing else for a
+        damaged file.
     """
     with open(path, "rb") as file:
         data = file.read()
@@ -145,6 +146,8 @@ def read_png16(path: str | os.PathLike) -> np.ndarray:
         if kind == b"IHDR":
             if header is not None:          # a second header would resize the image past the checked size limit
                 raise ValueError("damaged PNG: a second IHDR chunk")
+            if length != 13:
+                raise ValueError(f"damaged PNG: an IHDR chunk of {length} bytes, not 13")
             width, height, depth, colour, _, _, interlace = header = struct.unpack(">IIBBBBB", body)
             if depth != 16 or colour not in _CHANNELS or interlace:
                 raise NotForThisReader(f"expected a non-interlaced 16-bit PNG, got depth {depth}, "

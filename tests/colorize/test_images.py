@@ -320,6 +320,31 @@ def test_a_16_bit_colour_key_becomes_alpha_and_a_damaged_16_bit_png_is_one_error
         read_image(tmp_path / "damaged.png")
 
 
+def test_a_16_bit_header_of_the_wrong_size_is_one_image_error(tmp_path):
+    """Pillow reads the first 13 bytes of a longer IHDR; read_png16 says what is wrong (not struct's words)."""
+    header = struct.pack(">IIBBBBB", 2, 2, 16, 2, 0, 0, 0) + b"\0"
+    (tmp_path / "long.png").write_bytes(_png(header, bytes(2 * (1 + 2 * 6))))
+    with pytest.raises(ImageError, match="long.png: damaged PNG: an IHDR chunk of 14 bytes, not 13"):
+        read_image(tmp_path / "long.png")
+
+
+def test_a_bug_in_the_16_bit_reader_is_not_taken_for_a_damaged_file(tmp_path, rng, monkeypatch):
+    """read_png16's caller catches what a damaged file raises (ValueError, OSError, MemoryError), not
+    everything: a bug in our own reader (here an IndexError in the row filters) surfaces, so that the
+    16-bit fuzz test (tests/colorize/test_fuzz.py) can find one."""
+    import kernels
+    pixels = rng.integers(0, 2 ** 16, (3, 4, 3), dtype=np.uint16)
+    write_png(tmp_path / "deep.png", pixels)
+    assert read_image(tmp_path / "deep.png")[1].bit_depth == 16
+
+    def buggy(*args):
+        raise IndexError("index 12 is out of bounds")
+
+    monkeypatch.setattr(kernels, "png_unfilter", buggy)
+    with pytest.raises(IndexError):
+        read_image(tmp_path / "deep.png")
+
+
 def test_a_16_bit_colour_tiff_is_read_at_16_bits(tmp_path, rng):
     pixels = rng.integers(0, 2 ** 16, (5, 7, 3), dtype=np.uint16)
     iio.imwrite(tmp_path / "deep.tif", pixels)
