@@ -123,6 +123,7 @@ def yuv_to_rgb_in_gamut(yuv: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     yuv : ndarray, shape (..., 3), float, Y in [0, 1]
+        float16 is computed in float32, longdouble in float64.
 
     Returns
     -------
@@ -140,6 +141,9 @@ def yuv_to_rgb_in_gamut(yuv: np.ndarray) -> np.ndarray:
     yuv = np.asarray(yuv)
     if yuv.ndim < 1 or yuv.shape[-1] != 3 or not np.issubdtype(yuv.dtype, np.floating):
         yuv_to_rgb(yuv)                         # raises the conversion's own ValueError or TypeError
+    if yuv.dtype not in (np.float32, np.float64):   # float16, longdouble: the kernel is compiled for these two
+        work = np.float32 if yuv.dtype.itemsize < 4 else np.float64
+        return yuv_to_rgb_in_gamut(yuv.astype(work)).astype(yuv.dtype)
     rgb = np.empty(yuv.shape, yuv.dtype)        # one pass per pixel (kernels/color.py)
     kernels.yuv_to_rgb_in_gamut(np.ascontiguousarray(yuv).reshape(-1, 3), YUV_TO_RGB, rgb.reshape(-1, 3))
     return rgb

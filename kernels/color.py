@@ -12,7 +12,8 @@ from numba import njit
 def yuv_to_rgb_in_gamut(yuv, matrix, rgb):
     """rgb[p] = Y + t·(M·yuv[p] − Y), Y = clip(yuv[p, 0], 0, 1), t ∈ [0, 1] the largest keeping rgb in [0, 1].
 
-    ``yuv`` and ``rgb`` are (P, 3); ``matrix`` is YUV → RGB, (3, 3).
+    ``yuv`` and ``rgb`` are (P, 3), float32 or float64 (the wrapper casts float16 and longdouble);
+    ``matrix`` is YUV → RGB, (3, 3).
     """
     d = [0.0, 0.0, 0.0]
     for p in range(yuv.shape[0]):

@@ -330,3 +330,14 @@ def test_the_gamut_kernel_matches_the_formula_in_numpy(rng):
     np.testing.assert_allclose(got32.reshape(-1, 3), expected, atol=1e-5)
     with pytest.raises(ValueError, match="shape"):
         yuv_to_rgb_in_gamut(np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_the_gamut_conversion_takes_every_float_dtype(rng, dtype):
+    """The kernel is compiled for float32 and float64; float16 goes through float32 and longdouble
+    through float64, and comes back in its own dtype (as `yuv_to_rgb` does)."""
+    yuv = np.stack([rng.uniform(0, 1, 300), rng.uniform(-0.6, 0.6, 300), rng.uniform(-0.8, 0.8, 300)], -1)
+    got = yuv_to_rgb_in_gamut(yuv.astype(dtype).reshape(10, 30, 3))
+    assert got.dtype == dtype and got.shape == (10, 30, 3)
+    expected = yuv_to_rgb_in_gamut(yuv.astype(dtype).astype(np.float64)).reshape(10, 30, 3)
+    np.testing.assert_allclose(got.astype(np.float64), expected, atol=2e-3 if dtype == np.float16 else 1e-12)
