@@ -153,8 +153,9 @@ def plot(logs, out, smoothing):
 
     LOGS are the CSV files 'colorize train' writes (MODEL.u.csv, MODEL.v.csv),
     or model files, which stand for the logs beside them. One panel per
-    loss; the steps where the cross-entropy loss was in force are shaded
-    (unless the loss phases are shorter than --log-every: the title says so).
+    loss; the steps where the cross-entropy loss was in force are shaded,
+    each log's in its own colour when the logs' phases differ (unless the
+    loss phases are shorter than --log-every: the title says so).
     matplotlib comes with: pip install 'vcnn-colorize[plot]'.
 
     \b

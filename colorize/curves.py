@@ -6,8 +6,10 @@ training loss of those steps, under the loss then in force (Euclidean or
 cross-entropy: the paper alternates them), and both validation losses.
 `plot_logs` draws them, one panel per loss, with the steps where the
 cross-entropy loss was in force shaded (when the phases are at least a
-logged step long: the title says when they are not), and each curve smoothed as
-TensorBoard smooths its scalars: a running mean (exponential, debiased).
+logged step long: the title says when they are not), in grey when every log
+has the same phases, else each log's in a tint of its own colour; each curve
+is smoothed as TensorBoard smooths its scalars: a running mean (exponential,
+debiased).
 Drawing needs matplotlib, an optional extra (``pip install
 'vcnn-colorize[plot]'``); the smoothing does not.
 """
@@ -24,6 +26,8 @@ from vcnn.atomic import atomic_path
 #: How much of the past a running mean keeps (TensorBoard's default slider is 0.6).
 SMOOTHING = 0.6
 LOSS_NAMES = {"euclidean": "Euclidean loss", "cross_entropy": "cross-entropy loss"}
+#: Opacity of a log's own colour where it shades its cross-entropy phases (logs of different schedules).
+SHADE_ALPHA = 0.15
 INSTALL_HINT = "pip install 'vcnn-colorize[plot]'"
 
 
@@ -147,17 +151,24 @@ def plot_logs(paths, out: str | os.PathLike, smoothing: float = SMOOTHING) -> Pa
                 ax.plot(steps, values[known], style, color=colour, alpha=0.25, linewidth=0.8)
                 ax.plot(steps, running_mean(values[known], smoothing), style, color=colour,
                         label=f"{label} {'training' if kind == 'train' else 'validation'}")
-    spans = cross_entropy_spans(next(iter(logs.values())))
-    for start, end in spans:
-        for ax in axes:
-            ax.axvspan(start, end, color="0.85", linewidth=0, zorder=0)
+    spans = {path: cross_entropy_spans(log) for path, log in logs.items()}
+    one_schedule = len({tuple(own) for own in spans.values()}) == 1     # e.g. a model's U and V logs
+    for (path, own), colour in zip(spans.items(), colours * len(logs)):
+        for start, end in own:
+            for ax in axes:             # one schedule: grey; several: each log's phases in its own colour
+                ax.axvspan(start, end, color="0.85" if one_schedule else colour,
+                           alpha=1 if one_schedule else SHADE_ALPHA, linewidth=0, zorder=0)
+        if one_schedule:
+            break
     for ax, name in zip(axes, LOSS_NAMES):
         ax.set_ylabel(LOSS_NAMES[name])
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="upper right")
     mixed = any((np.isfinite(log["train_euclidean"]) & np.isfinite(log["train_cross_entropy"])).any()
                 for log in logs.values())
-    shading = ("shaded: cross-entropy phases" if spans else
+    shaded = any(spans.values())
+    shading = ("shaded: cross-entropy phases" if shaded and one_schedule else
+               "shaded in each log's colour: its cross-entropy phases" if shaded else
                "losses alternate within a logged step: phases not shaded" if mixed else "")
     axes[0].set_title(f"loss per logged step (running mean, smoothing {smoothing}; raw faint)"
                       + (f"\n{shading}" if shading else ""), fontsize="medium")

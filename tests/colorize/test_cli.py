@@ -334,6 +334,22 @@ def test_plot_shades_phases_only_when_a_logged_step_holds_one_loss(tmp_path):
     assert shaded[50] > 0.05 and shaded[300] < 0.001
 
 
+def test_plot_shades_each_logs_own_phases(tmp_path):
+    """Logs of different schedules: each log's cross-entropy phases in a tint of its own colour, whichever
+    log comes first (the phased log second, after one whose rows each hold both losses)."""
+    pytest.importorskip("matplotlib")
+    from matplotlib import colors, rcParams
+    import colorize.curves
+    mixed, phased = _loss_log(tmp_path / "a.u.csv", every=300), _loss_log(tmp_path / "b.u.csv", every=50)
+    assert run("plot", mixed, phased, "-o", tmp_path / "two.png").exit_code == 0
+    picture = iio.imread(tmp_path / "two.png")[..., :3].astype(int)
+    second = np.array(colors.to_rgb(rcParams["axes.prop_cycle"].by_key()["color"][1]))
+    alpha = getattr(colorize.curves, "SHADE_ALPHA", 0.15)
+    tint = np.round(255 * (1 - alpha + alpha * second))                        # over the white panel
+    assert (np.abs(picture - tint) <= 1).all(axis=-1).mean() > 0.05            # b's phases, in b's colour
+    assert (picture == 217).all(axis=-1).mean() < 0.001                          # no grey: not one schedule
+
+
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
     _loss_log(tmp_path / "m.u.csv")
     monkeypatch.setitem(sys.modules, "matplotlib", None)            # import matplotlib now fails
