@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from colorize.batch import Progress, Report, check_output, find_images, output_paths, prepare_folder, run_batch
-from colorize.images import is_gray, read_image, skipped_gray, write_png
+from colorize.images import GRAY_TOL, read_image, skipped_gray, write_png
 from colorize.options import InferenceOptions, inference_options, prepare
 from colorize.metrics import image_metrics
 from colorize.pipeline import colorize_yuv, yuv_to_rgb_in_gamut
@@ -70,8 +70,8 @@ def evaluate_image(path: str | os.PathLike, model, options: InferenceOptions | N
         None for a gray photo (no colour to score; no strip is written).
     """
     options = inference_options(options, **changes)
-    truth, info = read_image(path)
-    if info.gray or is_gray(truth):
+    truth, info = read_image(path, gray_tol=GRAY_TOL)
+    if info.gray:
         return None
     y = rgb_to_gray(truth)
     yuv = colorize_yuv(y, model, options)

@@ -38,7 +38,9 @@ class ImageInfo:
     Attributes
     ----------
     gray : bool
-        Stored as gray, or as colour with all channels exactly equal.
+        Stored as gray, or as colour whose R, G, B differ by at most
+        `read_image`'s ``gray_tol`` at every pixel (by default 0: all
+        channels exactly equal).
     alpha : ndarray of shape (H, W), float32 in [0, 1], or None
         The alpha channel, if the file has one.
     bit_depth : int
@@ -59,12 +61,16 @@ def _unit_rgb(pixels: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray | 
     return rgb, values[..., -1] if has_alpha else None
 
 
-def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
+def read_image(path: str | os.PathLike, gray_tol: float = 0.0) -> tuple[np.ndarray, ImageInfo]:
     """Read a PNG, JPEG, TIFF or BMP file as float32 RGB in [0, 1].
 
     Parameters
     ----------
     path : str or PathLike
+    gray_tol : float
+        The tolerance of `is_gray` that ``info.gray`` is computed with (once,
+        here): 0 asks for exactly equal channels, GRAY_TOL forgives a gray
+        JPEG's noise.
 
     Returns
     -------
@@ -93,7 +99,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     """
     pixels, depth = read_pixels(path)
     rgb, alpha = _unit_rgb(pixels, depth)
-    info = ImageInfo(gray=pixels.shape[-1] in (1, 2) or is_gray(rgb, tol=0.0), alpha=alpha, bit_depth=depth)
+    info = ImageInfo(gray=pixels.shape[-1] in (1, 2) or is_gray(rgb, tol=gray_tol), alpha=alpha, bit_depth=depth)
     return np.ascontiguousarray(rgb), info
 
 

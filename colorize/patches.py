@@ -19,7 +19,7 @@ import numpy as np
 
 from colorize.batch import check_output, prepare_folder
 from colorize.architecture import margin
-from colorize.images import is_gray, list_images, read_image, skipped_gray
+from colorize.images import GRAY_TOL, list_images, read_image, skipped_gray
 from colorize.resample import fit_long_side
 from colorize.yuv import rgb_to_yuv
 from vcnn.atomic import atomic_path
@@ -81,8 +81,8 @@ def load_photos(paths, long_side: int | None = None) -> tuple[list[np.ndarray], 
     files = list_images(paths)
     photos, gray = [], []
     for f in files:
-        rgb, info = read_image(f)
-        if info.gray or is_gray(rgb):
+        rgb, info = read_image(f, gray_tol=GRAY_TOL)
+        if info.gray:
             gray.append(f.name)
         else:
             photos.append(to_uint8(fit_long_side(rgb, long_side)))

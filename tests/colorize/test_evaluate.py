@@ -149,3 +149,28 @@ def test_cli_mean_chroma_option(photos):
     assert result.exit_code == 0 and "  mean chroma" in result.output
     result = CliRunner().invoke(main, ["evaluate", str(photos), "--mean-chroma", "blue"])
     assert result.exit_code == 2 and "expected two numbers U,V" in result.output
+
+
+def test_a_photo_is_judged_gray_in_one_pass_within_a_gray_jpegs_noise(tmp_path, model, monkeypatch):
+    """Grayness is computed once per photo (`read_image`'s ``gray_tol``), not exactly there and again with
+    GRAY_TOL here; a photo whose channels differ by 1/255 (a gray JPEG's noise) is still skipped as gray."""
+    import sys
+    import colorize.images
+    from colorize.evaluate import evaluate_image
+    calls = []
+    real = colorize.images.is_gray
+
+    def counted(rgb, tol=colorize.images.GRAY_TOL):
+        calls.append(tol)
+        return real(rgb, tol)
+
+    for module in (colorize.images, sys.modules["colorize.evaluate"]):      # (colorize.evaluate: the function)
+        monkeypatch.setattr(module, "is_gray", counted, raising=False)
+    iio.imwrite(tmp_path / "colour.png", _photo(0))
+    assert evaluate_image(tmp_path / "colour.png", model, **OPTIONS) is not None
+    assert len(calls) == 1, calls
+    noisy = np.repeat(_photo(1)[..., :1], 3, axis=-1)
+    noisy[::2, ::3, 1] += 1                                         # one level off here and there
+    iio.imwrite(tmp_path / "noisy.png", noisy)
+    assert evaluate_image(tmp_path / "noisy.png", model, **OPTIONS) is None
+    assert len(calls) == 2
