@@ -7,8 +7,8 @@ folder).
 """
 from __future__ import annotations
 
-import glob
 import os
+import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,7 +56,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     was, and the exception propagates; an OSError about the temporary file
     (or about no file: a full disk) is raised again as one that names
     `path`, which the user knows. Temporary files of the same target left by
-    a process that no longer exists (killed with -9) are removed first. This protects readers from torn files
+    a process that no longer exists (killed with -9) are removed first
+    (`remove_stale_temps`). This protects readers from torn files
     if the process dies; it does not fsync, so it does not promise
     durability across a power loss.
 
@@ -89,19 +90,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+#: A name made by `temp_path_for`: ``.<stem>.tmp-<pid>-<8 hex digits><suffix>``.
+_TEMP_NAME = re.compile(r"\.(?P<stem>.*)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}(?P<suffix>(\.[^.]*)?)")
+#: Folder -> {target name: its temporaries left by processes that were gone when the folder was listed}.
+_stale: dict[str, dict[str, list[Path]]] = {}
+
+
 def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
     """Remove the temporary files of `path` (see `temp_path_for`) whose process is gone.
 
     Only files of this very target whose PID names no running process on
-    this machine are removed; returns them.
+    this machine are removed; returns them. The folder is listed once per
+    process (its first write here), not at every write: writing N files
+    into a folder of N files would list N² names. A process killed after
+    that listing leaves its temporaries to the next process.
     """
     path = Path(path)
-    removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.stem)}.tmp-*{glob.escape(path.suffix)}"):
-        pid = tmp.name[len(path.stem) + 6:].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
+    folder = os.path.abspath(path.parent)
+    if folder not in _stale:
+        found: dict[str, list[Path]] = {}
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    match = _TEMP_NAME.fullmatch(entry.name)
+                    if match and not _alive(int(match["pid"])):
+                        found.setdefault(match["stem"] + match["suffix"], []).append(Path(folder, entry.name))
+        except OSError:
+            pass                        # an unlistable folder: nothing to clean, the write itself will say
+        _stale[folder] = found
+    removed = _stale[folder].pop(path.name, [])
+    for tmp in removed:
+        tmp.unlink(missing_ok=True)
     return removed
 
 
