@@ -8,6 +8,7 @@ serve resuming only (the model is what training returns).
 """
 from __future__ import annotations
 
+import functools
 import numbers
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from colorize.model import CHROMA_RANGES, DEFAULT_ARCH, named_architecture
 from colorize.trainconfig import NEWER_SETTINGS, FLAGS, TrainConfig, TrainingError, setting_differences
-from vcnn.modelfile import check_arrays, fill_network, load_arrays, network_arrays, save_arrays
+from vcnn.modelfile import check_arrays, fill_network, load_arrays, load_meta, network_arrays, save_arrays
 
 
 def checkpoint_path(model_path, channel: str) -> Path:
@@ -29,7 +30,7 @@ def checkpoint_settings(model_path) -> tuple[dict, Path] | None:
     for channel in CHROMA_RANGES:
         path = checkpoint_path(model_path, channel)
         if path.exists():
-            _, meta = load_arrays(path)
+            meta = load_meta(path)              # the arrays are read once, when training resumes
             if not isinstance(meta.get("config"), dict):
                 raise ValueError(f"checkpoint {path} holds no training settings")
             return {**dict.fromkeys(NEWER_SETTINGS), **meta["config"]}, path
@@ -86,8 +87,9 @@ def check_resume(model_path, config: TrainConfig, data, note) -> None:
         note(f"--resume: no checkpoint of {model_path} ({checkpoint_path(model_path, 'u').name}) found; "
              f"training starts at step 0")
         return
+    older = functools.cache(lambda: _content_fingerprint(data))     # hashes every pair: once, if at all
     for path in found:
-        _, meta = load_arrays(path)
+        meta = load_meta(path)                  # the arrays are read once, when training resumes
         _check_checkpoint_meta(meta, path)
         if meta["step"] > config.iterations:
             raise ValueError(f"checkpoint {path} is at step {meta['step']}, past --iterations {config.iterations}: "
@@ -96,7 +98,7 @@ def check_resume(model_path, config: TrainConfig, data, note) -> None:
         if saved is None:
             note(f"checkpoint {path.name} does not record its training data (made by an older version): "
                  f"resuming on {data_path_of(data)} unchecked")
-        elif saved != data.fingerprint and saved != _content_fingerprint(data):
+        elif saved != data.fingerprint and saved != older():
             raise ValueError(f"checkpoint {path} was trained on other data than {data_path_of(data)} "
                                 f"(fingerprint {saved[:12]}, this data {data.fingerprint[:12]}); "
                                 f"resume on the same data, or start a new model")

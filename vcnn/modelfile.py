@@ -170,12 +170,7 @@ def load_arrays(path):
     ValueError
         One line naming the file and what is wrong with it.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"model file {path} does not exist")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"model file {path} is not a valid .npz (not a zip archive)")
-    check_npz(path)                             # also refuses pickled (object) arrays
+    path = _checked(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -183,17 +178,52 @@ def load_arrays(path):
         raise ValueError(f"model file {path} is not a valid .npz: {type(e).__name__}: {e}") from None
     if META_KEY not in arrays:
         raise ValueError(f"model file {path} has no metadata: not a vcnn model file")
+    meta = _parse_meta(arrays.pop(META_KEY), path)
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ValueError(f"model file {path}: array {name} holds NaN or infinite values")
+    return arrays, meta
+
+
+def load_meta(path) -> dict:
+    """The metadata of a file written by :func:`save_arrays`, reading none of its arrays.
+
+    For what needs the metadata alone (a checkpoint's settings and step before
+    resuming): `load_arrays` would read every weight and velocity. Raises
+    ValueError as `load_arrays` does.
+    """
+    path = _checked(path)
     try:
-        meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
+        with zipfile.ZipFile(path) as archive, archive.open(META_KEY + ".npy") as f:
+            blob = np.lib.format.read_array(f, allow_pickle=False)
+    except KeyError:
+        raise ValueError(f"model file {path} has no metadata: not a vcnn model file") from None
+    except UNREADABLE as e:
+        raise ValueError(f"model file {path} is not a valid .npz: {type(e).__name__}: {e}") from None
+    return _parse_meta(blob, path)
+
+
+def _checked(path) -> Path:
+    """`path` as a Path, once it is known to be a zip of arrays within the limits (`check_npz`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"model file {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"model file {path} is not a valid .npz (not a zip archive)")
+    check_npz(path)                             # also refuses pickled (object) arrays
+    return path
+
+
+def _parse_meta(blob: np.ndarray, path) -> dict:
+    """The JSON metadata stored as bytes, checked for the format version."""
+    try:
+        meta = json.loads(blob.tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"model file {path} has unreadable metadata: {type(e).__name__} {e}") from None
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
         version = meta.get("format_version") if isinstance(meta, dict) else None
         raise ValueError(f"model file {path} has format version {version!r}, expected {FORMAT_VERSION}")
-    for name, a in arrays.items():
-        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            raise ValueError(f"model file {path}: array {name} holds NaN or infinite values")
-    return arrays, meta
+    return meta
 
 
 def check_arrays(arrays: dict, expected: dict, path) -> None:

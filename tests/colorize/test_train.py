@@ -387,6 +387,28 @@ def test_checkpoints_of_shards_fingerprinted_by_content_still_resume(photos, tmp
     assert "was trained on other data" in result.stderr
 
 
+def test_a_resume_reads_each_checkpoint_once_and_hashes_the_shards_once(photos, tmp_path, monkeypatch):
+    """Before training resumes, the checks (settings, step, data) read the checkpoints' metadata alone: each
+    checkpoint's arrays are read once (U's were read 3 times, V's twice), and shards that older
+    checkpoints fingerprinted by content are hashed once for U and V (twice before)."""
+    import colorize.checkpoints
+    data, model = tmp_path / "data", tmp_path / "m.npz"
+    assert run("patches", photos, "-o", data, "--shard-size", 4, "--train-shards", 1).exit_code == 0
+    assert run("train", data, "-o", model, "--iterations", 1, *TINY).exit_code == 0
+    for channel in "uv":                            # as checkpoints made before zip-directory fingerprints
+        path = checkpoint_path(model, channel)
+        arrays, meta = load_arrays(path)
+        meta = {k: v for k, v in meta.items() if k != "format_version"}
+        save_arrays(path, arrays, {**meta, "data_fingerprint": ShardData(data).content_fingerprint()})
+    reads, hashes = [], []
+    real_load, real_hash = colorize.checkpoints.load_arrays, ShardData.content_fingerprint
+    monkeypatch.setattr(colorize.checkpoints, "load_arrays", lambda path: reads.append(path.name) or real_load(path))
+    monkeypatch.setattr(ShardData, "content_fingerprint", lambda self: hashes.append(self) or real_hash(self))
+    result = run("train", data, "-o", model, "--iterations", 2, "--resume")
+    assert result.exit_code == 0, result.output
+    assert sorted(reads) == ["m.ckpt-u.npz", "m.ckpt-v.npz"] and len(hashes) == 1
+
+
 def test_the_readmes_disk_figures_are_what_patches_writes(photos, tmp_path):
     sizes = {}
     for n in (10, 20):
