@@ -70,12 +70,12 @@ def colorize_file(src: str | os.PathLike, dst: str | os.PathLike, model=None, *,
     check_output(dst, [src], overwrite, probe=False)
     y, info = read_luminance(src)
     depth = 16 if info.bit_depth == 16 else 8
-    pixels = np.empty((*y.shape, 3 if info.alpha is None else 4), np.uint16 if depth == 16 else np.uint8)
+    alpha = info.alpha_pixels               # the file's own integers: written back as they are
+    pixels = np.empty((*y.shape, 3 if alpha is None else 4), np.uint16 if depth == 16 else np.uint8)
+    if alpha is not None:                   # 8 or 16 bits, as the output's
+        pixels[..., 3] = alpha
     for strip in chroma_strips(y, model, options):
-        rows = slice(strip.top, strip.top + len(strip.y))
-        pixels[rows, :, :3] = quantize(strip_rgb(strip), depth)
-        if info.alpha is not None:
-            pixels[rows, :, 3] = quantize(info.alpha[rows], depth)
+        pixels[strip.top:strip.top + len(strip.y), :, :3] = quantize(strip_rgb(strip), depth)
     del y
     write_png(dst, pixels)
     return info

@@ -41,24 +41,35 @@ class ImageInfo:
         Stored as gray, or as colour whose R, G, B differ by at most
         `read_image`'s ``gray_tol`` at every pixel (by default 0: all
         channels exactly equal).
-    alpha : ndarray of shape (H, W), float32 in [0, 1], or None
-        The alpha channel, if the file has one.
+    alpha_pixels : ndarray of shape (H, W), uint8 or uint16, or None
+        The alpha channel as the file stores it, if it has one (kept as
+        integers: `colorize.apply` writes it back as it is).
     bit_depth : int
         Bits per channel of the decoded data: 1, 8 or 16.
     """
 
     gray: bool
-    alpha: np.ndarray | None
+    alpha_pixels: np.ndarray | None
     bit_depth: int
 
+    @property
+    def alpha(self) -> np.ndarray | None:
+        """The alpha channel as float32 in [0, 1], (H, W), or None."""
+        if self.alpha_pixels is None:
+            return None
+        return (self.alpha_pixels / np.float32(2 ** self.bit_depth - 1)).astype(np.float32, copy=False)
 
-def _unit_rgb(pixels: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Integer pixels (h, W, C) as float32 RGB (h, W, 3) in [0, 1] (gray repeated) and alpha (h, W) or None."""
-    values = (pixels / np.float32(2 ** depth - 1)).astype(np.float32)
-    has_alpha = values.shape[-1] in (2, 4)
-    colour = values[..., :-1] if has_alpha else values
-    rgb = np.repeat(colour, 3, axis=-1) if colour.shape[-1] == 1 else colour
-    return rgb, values[..., -1] if has_alpha else None
+
+def _unit_rgb(pixels: np.ndarray, depth: int) -> np.ndarray:
+    """Integer pixels (h, W, C) as float32 RGB (h, W, 3) in [0, 1] (gray repeated), alpha left out."""
+    colour = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels[..., :1]
+    rgb = (colour / np.float32(2 ** depth - 1)).astype(np.float32, copy=False)    # float32 already: no copy
+    return np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb
+
+
+def _alpha_pixels(pixels: np.ndarray) -> np.ndarray | None:
+    """The alpha channel (H, W) of integer pixels (H, W, C), a copy (so that `pixels` can go), or None."""
+    return pixels[..., -1].copy() if pixels.shape[-1] in (2, 4) else None
 
 
 def read_image(path: str | os.PathLike, gray_tol: float = 0.0) -> tuple[np.ndarray, ImageInfo]:
@@ -98,8 +109,9 @@ def read_image(path: str | os.PathLike, gray_tol: float = 0.0) -> tuple[np.ndarr
     stored one. Multi-frame files (TIFF stacks, GIF) give their first frame.
     """
     pixels, depth = read_pixels(path)
-    rgb, alpha = _unit_rgb(pixels, depth)
-    info = ImageInfo(gray=pixels.shape[-1] in (1, 2) or is_gray(rgb, tol=gray_tol), alpha=alpha, bit_depth=depth)
+    rgb = _unit_rgb(pixels, depth)
+    info = ImageInfo(gray=pixels.shape[-1] in (1, 2) or is_gray(rgb, tol=gray_tol), alpha_pixels=_alpha_pixels(pixels),
+                     bit_depth=depth)
     return np.ascontiguousarray(rgb), info
 
 
@@ -120,15 +132,12 @@ def read_luminance(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     """
     pixels, depth = read_pixels(path)
     y = np.empty(pixels.shape[:2], np.float32)
-    alpha = np.empty(pixels.shape[:2], np.float32) if pixels.shape[-1] in (2, 4) else None
     stored_gray, gray = pixels.shape[-1] in (1, 2), True
     for top in range(0, len(pixels), STRIP_ROWS):
-        rgb, strip_alpha = _unit_rgb(pixels[top:top + STRIP_ROWS], depth)
+        rgb = _unit_rgb(pixels[top:top + STRIP_ROWS], depth)
         y[top:top + STRIP_ROWS] = np.clip(rgb_to_gray(rgb), 0.0, 1.0)
         gray = gray and (stored_gray or is_gray(rgb, tol=0.0))
-        if alpha is not None:
-            alpha[top:top + STRIP_ROWS] = strip_alpha
-    return y, ImageInfo(gray=gray, alpha=alpha, bit_depth=depth)
+    return y, ImageInfo(gray=gray, alpha_pixels=_alpha_pixels(pixels), bit_depth=depth)
 
 
 def skipped_gray(names) -> str:
@@ -167,7 +176,8 @@ def is_gray(rgb: np.ndarray, tol: float = GRAY_TOL) -> bool:
         return True
     if rgb.ndim != 3 or rgb.shape[-1] not in (3, 4):
         raise ValueError(f"rgb must be (H, W) or (H, W, 1..4), got shape {rgb.shape}")
-    return bool(rgb.size == 0 or np.ptp(rgb[..., :3], axis=-1).max() <= tol)
+    return all(np.ptp(rgb[top:top + STRIP_ROWS, :, :3], axis=-1).max(initial=0) <= tol    # in strips: the
+               for top in range(0, len(rgb), STRIP_ROWS))                                # temporaries of ptp
 
 
 def list_images(paths: str | os.PathLike | Iterable[str | os.PathLike], skipped: list | None = None) -> list[Path]:
