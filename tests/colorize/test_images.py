@@ -277,10 +277,14 @@ def _filter_rows(raw: np.ndarray, bpp: int) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.parametrize("inflate_bytes", [2 ** 20, 7])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
-def test_16_bit_pngs_are_read_at_16_bits_with_every_row_filter(tmp_path, rng, channels):
+def test_16_bit_pngs_are_read_at_16_bits_with_every_row_filter(tmp_path, rng, monkeypatch, channels, inflate_bytes):
     """Issue 12, item 6: Pillow reads 16-bit colour PNGs at 8 bits; colorize.pngfile.read_png16 keeps
-    all 16, whichever of the five row filters each row uses."""
+    all 16, whichever of the five row filters each row uses, whether the rows are restored all at once
+    or a few at a time (7 inflated bytes at a time: a row every few pieces, its filter using the one above)."""
+    import colorize.pngfile
+    monkeypatch.setattr(colorize.pngfile, "INFLATE_BYTES", inflate_bytes)
     pixels = rng.integers(0, 2 ** 16, (7, 6, channels), dtype=np.uint16)
     header = struct.pack(">IIBBBBB", 6, 7, 16, {1: 0, 2: 4, 3: 2, 4: 6}[channels], 0, 0, 0)
     (tmp_path / "deep.png").write_bytes(_png(header, _filter_rows(pixels.astype(">u2").reshape(7, -1).view(np.uint8),
