@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 
-def _fields(pid: int) -> dict:
+def memory_fields(pid: int) -> dict:
     """VmHWM, RssAnon, RssFile (status) and Pss (smaps_rollup) of ``pid``, in kB; {} once it is gone."""
     out = {}
     try:
@@ -53,7 +53,7 @@ def measure(command: list[str]) -> dict:
     proc = subprocess.Popen(command)
     peaks, largest = {}, {"RssAnon": 0, "Pss": 0}
     while proc.poll() is None:
-        now = {pid: _fields(pid) for pid in _tree(proc.pid)}
+        now = {pid: memory_fields(pid) for pid in _tree(proc.pid)}
         for pid, fields in now.items():
             if fields:
                 peaks[pid] = max(peaks.get(pid, 0), fields.get("VmHWM", 0))

@@ -29,6 +29,7 @@ if __package__ in (None, ""):                      # run as a script: make the r
 
 import numpy as np
 
+from benchmarks.bench_memory import memory_fields
 from benchmarks.results import machine_lines, median_times, timed_turns, write_section
 from benchmarks.train_breakdown import breakdown, breakdown_tables, per_layer
 from benchmarks.train_step import (LR, MOMENTUM, arch, check_same_update, data, describe, naive_step, our_step,
@@ -64,17 +65,20 @@ def measure(cases, runs=3, thread_counts=(2,), with_torch=True, naive_cases=(), 
     return rows
 
 
-def _in_a_process(target, *args):
-    """Run ``target(*args, queue)`` in a fresh process started with one BLAS and one Numba thread; its result."""
+def _in_processes(target, *args, count: int = 1) -> list:
+    """Run ``target(*args, queue)`` in ``count`` fresh processes at once, each started with one BLAS and
+    one Numba thread (as ``colorize train --jobs 2`` starts its workers); what each put on the queue."""
     from colorize.processes import single_threaded
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
+    procs = [ctx.Process(target=target, args=(*args, queue)) for _ in range(count)]
     with single_threaded():
-        proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+        for proc in procs:
+            proc.start()
+    results = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    return results
 
 
 def _step_of(engine, name, batch):
@@ -98,26 +102,13 @@ def _throughput_worker(engine, name, batch, steps, queue):
 def throughput(engine, name, batch, steps=5) -> float:
     """Windows per second of both channels trained at once, as ``colorize train --jobs 2`` runs them:
     two single-threaded processes at the same time."""
-    from colorize.processes import single_threaded
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_throughput_worker, args=(engine, name, batch, steps, queue)) for _ in range(2)]
-    with single_threaded():
-        for proc in procs:
-            proc.start()
-    seconds = [queue.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    return sum(batch / s for s in seconds)
+    return sum(batch / s for s in _in_processes(_throughput_worker, engine, name, batch, steps, count=2))
 
 
 def _peak_rss() -> int:
     """Bytes: the process's peak resident set, VmHWM (not ``getrusage``'s maxrss, which a child started
-    by fork + exec inherits from its parent)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise OSError("no VmHWM in /proc/self/status")
+    by fork + exec inherits from its parent), read as ``bench_memory.py`` reads it."""
+    return memory_fields(os.getpid())["VmHWM"] * 1024
 
 
 def _memory_worker(engine, name, batch, queue):
@@ -131,7 +122,7 @@ def _memory_worker(engine, name, batch, queue):
 def peak_memory(engine, name, batch) -> dict:
     """Peak resident set (bytes) of a fresh single-threaded process that takes two steps, and before them
     (the interpreter, the libraries, the network and the data). Linux only (/proc)."""
-    before, peak = _in_a_process(_memory_worker, engine, name, batch)
+    (before, peak), = _in_processes(_memory_worker, engine, name, batch)
     return {"before": before, "peak": peak}
 
 
