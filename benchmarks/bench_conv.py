@@ -2,7 +2,7 @@
 
 Four ways to compute the same thing (y, then dx, dW, db):
 
-- ``vcnn``: :class:`vcnn.Conv2D`, φ + one GEMM per batch (what we ship);
+- ``vcnn``: :class:`vcnn.Conv2D`, φ + GEMMs block by block of samples (what we ship);
 - ``numba naive``: the direct six-loop convolution of :mod:`vcnn.naive`, compiled;
 - ``pure Python``: the same loops run as Python (tiny shapes only, so always
   extrapolated by FLOPs);
@@ -17,6 +17,8 @@ FLOPs of forward + backward = 3 × 2·C_out·C_in·k²·N·Ho·Wo (three GEMMs' 
 Run it with the BLAS variables of the shell unset, e.g.::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_conv.py
+
+``--threads`` sets BLAS, Numba and torch threads alike (default: all cores).
 """
 import argparse
 import gc
@@ -34,9 +36,11 @@ import numpy as np
 from benchmarks.passes import conv_passes
 from benchmarks.conv_report import ENGINES, report
 from benchmarks.results import median_times, write_section
+from benchmarks.train_step import threads
 from vcnn import Conv2D, naive
 
 SECTION = "bench_conv"
+CLOCK = "wall"          # "cpu" on one thread (set by main): the waits for a core left out
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,6 @@ def torch_step(case):
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
     x, dy = (torch.from_numpy(a) for a in _data(case))
     x.requires_grad_()
     W = torch.from_numpy(Conv2D(case.c_in, case.c_out, case.k, rng=0).W).requires_grad_()
@@ -120,7 +123,7 @@ def _extrapolated(case, proxy, step, runs, timed):
     """
     key = (proxy.n, proxy.c_in, proxy.c_out, proxy.k, proxy.h, step)
     if key not in timed:
-        timed[key] = median_times({"proxy": step(proxy)}, runs, warmup=0)["proxy"]
+        timed[key] = median_times({"proxy": step(proxy)}, runs, warmup=0, clock=CLOCK)["proxy"]
     return timed[key] * case.gflop / proxy.gflop
 
 
@@ -140,7 +143,7 @@ def measure(cases, runs=5, naive_budget=70.0, with_torch=True, log=print) -> lis
         torch_fn = torch_step(case) if with_torch else None
         if torch_fn is not None:
             steps["torch"] = torch_fn
-        row = {"case": case, **median_times(steps, runs), "notes": {}}
+        row = {"case": case, **median_times(steps, runs, clock=CLOCK), "notes": {}}
         steps = None
         gc.collect()
 
@@ -176,7 +179,7 @@ def breakdown(case, runs=5) -> dict:
     x, dy = _data(case)
     passes = {f"{cat}  {what}": fn for (cat, what), fn in conv_passes(layer, x, dy).items()}
     passes["whole layer"] = lambda: (layer.forward(x), layer.backward(dy))   # interleaved with its passes
-    return median_times(passes, runs)
+    return median_times(passes, runs, clock=CLOCK)
 
 
 def peak_memory(case) -> dict:
@@ -203,7 +206,7 @@ def gemm_peak(size=4096, runs=3) -> float:
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
     out = np.empty_like(a)
-    return 2 * size ** 3 / 1e9 / median_times({"gemm": lambda: np.matmul(a, b, out=out)}, runs)["gemm"]
+    return 2 * size ** 3 / 1e9 / median_times({"gemm": lambda: np.matmul(a, b, out=out)}, runs, clock=CLOCK)["gemm"]
 
 
 def main(argv=None):
@@ -212,7 +215,16 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=None, help="timed runs per measurement (default 5, quick 3)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")), help="markdown file to update")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS, Numba and torch threads (default: all cores)")
     args = parser.parse_args(argv)
+    global CLOCK
+    count = args.threads or len(os.sched_getaffinity(0))
+    CLOCK = "cpu" if count == 1 else "wall"
+    with threads(count):
+        run(args, argv)
+
+
+def run(args, argv):
     runs = args.runs or (3 if args.quick else 5)
     cases = paper_cases(batches=(1, 8))
     if args.quick:
@@ -222,7 +234,6 @@ def main(argv=None):
     if not args.no_torch:
         try:
             import torch
-            torch.set_num_threads(len(os.sched_getaffinity(0)))
             torch_version = (f"{torch.__version__} ({torch.get_num_threads()} threads, "
                              f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'})")
         except ImportError:
@@ -234,7 +245,7 @@ def main(argv=None):
     memory = peak_memory(focus)
     peak = gemm_peak()
     command = "python3 benchmarks/bench_conv.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = report(rows, times, memory, peak, command.strip(), torch_version, load_at_start)
+    text = report(rows, times, memory, peak, command.strip(), torch_version, load_at_start, CLOCK)
     print(text)
     write_section(args.out, SECTION, text)
     print("written to", args.out)

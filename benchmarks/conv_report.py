@@ -74,7 +74,7 @@ def case_cols_mb(case) -> float:
     return case.c_in * case.k ** 2 * case.n * case.out ** 2 * 4 / 1e6
 
 
-def report(rows, times, memory, peak, command, torch_version, load_at_start=None) -> str:
+def report(rows, times, memory, peak, command, torch_version, load_at_start=None, clock="wall") -> str:
     mb = {k: v / 1e6 for k, v in memory.items()}
     focus = max(rows, key=lambda r: r["case"].gflop)["case"]
     phi_share = sum(s for name, s in times.items() if name.startswith("φ")) / times["whole layer"]
@@ -92,7 +92,8 @@ def report(rows, times, memory, peak, command, torch_version, load_at_start=None
         "Shapes are those inside the paper's network for a 64×64 patch: layer 2 (k = 4) on the "
         "54×54 output of the 11×11 first layer (→ 51×51), layer 3 (k = 3) on 51×51 (→ 49×49). "
         "FLOPs of forward + backward = 3 × 2·C_out·C_in·k²·N·Ho·Wo. Medians of interleaved runs after a "
-        "warm-up; ratios from the same run. *(extrap.)*: timed on a smaller proxy of the same layer "
+        f"warm-up, {'CPU time of the process (one thread: the waits for a core left out)' if clock == 'cpu' else 'wall time'}; "
+        "ratios from the same run. *(extrap.)*: timed on a smaller proxy of the same layer "
         "and scaled by FLOPs (the direct loops cost the same per FLOP).",
         "",
         table(rows),
