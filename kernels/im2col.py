@@ -9,11 +9,13 @@ Rows are the receptive-field offsets (c, i, j), columns the output positions
 
 Both loops are serial. They were ``prange`` loops; on this shared 2-core
 machine every parallel region waits at its barrier for a thread the
-scheduler has put aside, and ``colorize apply`` on a 1-megapixel photo spent
-4.3 of its 8.2 network seconds in 32 calls of a parallel im2col (2 threads
-under load) and ran 1.6× faster with serial ones (3.7 s → 2.3 s). A layer
-makes one φ per block of samples; the GEMMs, where the time goes, still use
-every BLAS thread.
+scheduler has put aside: a profile of ``colorize apply`` on a 1-megapixel
+photo (2 threads under load, taken by hand when the loops were made serial,
+recorded in ``benchmarks/RESULTS.md``; the parallel loops are gone, so no
+script can time them again) found 4.3 of its 8.2 network seconds in 32 calls
+of a parallel im2col. A layer makes one φ per block of samples; the GEMMs,
+where the time goes, still use every BLAS thread (``benchmarks/bench_apply.py``
+times ``colorize apply`` as it is now).
 """
 from numba import njit
 

@@ -158,7 +158,8 @@ class Conv2D(_KeptBuffers):
     at batch 16) goes out to memory and back. When BLAS has several threads,
     the whole batch per block, the default: every GEMM is a parallel region whose
     threads meet at a barrier, and one barrier per layer costs less than one
-    per sample (on this shared machine, 8× less for ``colorize apply``).
+    per sample (``benchmarks/bench_apply.py``, 2 threads on this shared machine:
+    ``colorize apply`` 2.3× faster than with one sample per block).
     Backward computes φ of a block again from x (an im2col costs a tenth of
     the three GEMMs) instead of keeping it from forward. For k = 1 and one
     sample, φ(X_n) is X_n itself: no im2col at all.
