@@ -158,8 +158,9 @@ class Conv2D(_KeptBuffers):
     at batch 16) goes out to memory and back. When BLAS has several threads,
     the whole batch per block, the default: every GEMM is a parallel region whose
     threads meet at a barrier, and one barrier per layer costs less than one
-    per sample (``benchmarks/bench_apply.py``, 2 threads on this shared machine:
-    ``colorize apply`` 2.3× faster than with one sample per block).
+    per sample when other work holds the cores (``benchmarks/bench_apply.py``, 2
+    threads at load 4: ``colorize apply`` 2.3× faster than with one sample per
+    block; on the quiet machine 27 % slower, docs/HOW-VCNN-WORKS.md §7).
     Backward computes φ of a block again from x (an im2col costs a tenth of
     the three GEMMs) instead of keeping it from forward. For k = 1 and one
     sample, φ(X_n) is X_n itself: no im2col at all.
