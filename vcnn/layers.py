@@ -160,7 +160,8 @@ class Conv2D(_KeptBuffers):
     threads meet at a barrier, and one barrier per layer costs less than one
     per sample when other work holds the cores (``benchmarks/bench_apply.py``, 2
     threads at load 4: ``colorize apply`` 2.3× faster than with one sample per
-    block; on the quiet machine 27 % slower, docs/HOW-VCNN-WORKS.md §7).
+    block; on the quiet machine 37 % slower, 0.55 s against 0.40 s,
+    docs/HOW-VCNN-WORKS.md §7).
     Backward computes φ of a block again from x (an im2col costs a tenth of
     the three GEMMs) instead of keeping it from forward. For k = 1 and one
     sample, φ(X_n) is X_n itself: no im2col at all.
