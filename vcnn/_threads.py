@@ -5,11 +5,21 @@ passes are serial loops), so the thread count that matters is BLAS's, not
 Numba's: with ``OMP_NUM_THREADS=1`` and Numba on 2 threads, a rule that read
 Numba's count gave one whole-batch block to a single-threaded BLAS.
 
-OpenBLAS (the BLAS of numpy's wheels) answers ``openblas_get_num_threads``,
-under one of the names its builds export; we ask the library numpy loaded,
-so a limit set at run time (``threadpoolctl.threadpool_limits``) is seen.
-Another BLAS (MKL, Accelerate, a system OpenBLAS outside ``numpy.libs``) is
-read from the environment variables it honours, as it would be at start-up.
+Asked in this order, the first that answers:
+
+1. the OpenBLAS bundled in numpy's wheel (``numpy.libs`` on Linux and
+   Windows, ``numpy/.dylibs`` on macOS), through its
+   ``openblas_get_num_threads`` under one of the names its builds export;
+2. threadpoolctl, if it is installed (optional, not a dependency of vcnn):
+   the thread count of the BLAS pool it finds (MKL, BLIS, a system OpenBLAS,
+   Accelerate's vecLib in recent versions).
+
+Both read the library's current setting, so a limit set at run time
+(``threadpoolctl.threadpool_limits``) is seen. Failing both,
+3. the environment variables the BLAS numpy was built against reads at
+   start-up (:func:`threads_from_environment`): a limit set at run time is
+   *not* seen there, and a BLAS we do not know is assumed to honour
+   ``OMP_NUM_THREADS`` and else to use every core.
 """
 import ctypes
 import functools
@@ -20,13 +30,24 @@ import numpy as np
 
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
             "openblas_get_num_threads64_", "openblas_get_num_threads")
-_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+# The variables each BLAS reads at start-up, first match wins; None: always one thread.
+_VARIABLES = {
+    "openblas": ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"),
+    "mkl": ("MKL_NUM_THREADS", "OMP_NUM_THREADS"),
+    "accelerate": ("VECLIB_MAXIMUM_THREADS",),
+    "blis": ("BLIS_NUM_THREADS", "OMP_NUM_THREADS"),
+    "reference": None,            # netlib BLAS has no threads
+}
+_SINGLE_THREADED_BY_DEFAULT = ("blis",)    # BLIS runs on one thread unless a variable says otherwise
 
 
 @functools.cache
 def _openblas_getter():
     """The ``get_num_threads`` function of the OpenBLAS in numpy's wheel, or None."""
-    for path in sorted((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("*openblas*")):
+    numpy_dir = Path(np.__file__).resolve().parent
+    paths = [*(numpy_dir.parent / "numpy.libs").glob("*openblas*"), *(numpy_dir / ".dylibs").glob("*openblas*")]
+    for path in sorted(paths):
         try:
             lib = ctypes.CDLL(str(path))              # already loaded by numpy: the same library, not a copy
         except OSError:
@@ -39,17 +60,55 @@ def _openblas_getter():
     return None
 
 
-def threads_from_environment(environ=os.environ) -> int:
-    """The first of OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, OMP_NUM_THREADS that is a positive integer,
-    else the cores this process may run on."""
-    for name in _VARIABLES:
+@functools.cache
+def _threadpoolctl_blas():
+    """threadpoolctl's controller of the BLAS numpy loaded (the first BLAS pool it finds), or None."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    pools = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    return pools[0] if pools else None
+
+
+def _blas_vendor() -> str:
+    """'openblas', 'mkl', 'accelerate', 'blis', 'reference' or '' (unknown): the BLAS numpy was built against."""
+    try:
+        name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"].lower()
+    except Exception:          # an older numpy, or a build that does not record it
+        return ""
+    for vendor in ("openblas", "mkl", "accelerate", "blis"):
+        if vendor in name:
+            return vendor
+    return "reference" if name in ("blas", "cblas", "netlib") else ""
+
+
+def threads_from_environment(environ=os.environ, vendor: str = "openblas") -> int:
+    """Threads the BLAS ``vendor`` starts with under the variables in ``environ``.
+
+    The first of that BLAS's variables (``_VARIABLES``) that is a positive
+    integer, else one thread for the reference BLAS and BLIS, else the cores
+    this process may run on. An unknown vendor is read through
+    ``OMP_NUM_THREADS`` alone.
+    """
+    names = _VARIABLES.get(vendor, ("OMP_NUM_THREADS",))
+    if names is None:
+        return 1
+    for name in names:
         value = environ.get(name, "").split(",")[0].strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
+    if vendor in _SINGLE_THREADED_BY_DEFAULT:
+        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def blas_threads() -> int:
-    """Threads numpy's BLAS runs a GEMM on (at least 1)."""
+    """Threads numpy's BLAS runs a GEMM on (at least 1); see the module's docstring for how it is read."""
     getter = _openblas_getter()
-    return max(1, int(getter())) if getter is not None else threads_from_environment()
+    if getter is not None:
+        return max(1, int(getter()))
+    pool = _threadpoolctl_blas()
+    if pool is not None:
+        return max(1, int(pool.num_threads))
+    return threads_from_environment(os.environ, _blas_vendor())
