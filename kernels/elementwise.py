@@ -55,7 +55,8 @@ def nchw_to_rows(dy, rows, db, y=None):
     :func:`bias_to_nchw`, dy passes only where y > 0 (ReLU's backward).
 
     The sum runs in float64; ``reassoc`` lets LLVM keep several partial
-    sums at once (vectorised) instead of one chain of adds, 5× faster here:
+    sums at once (vectorised) instead of one chain of adds: with the 1-D
+    views, 68 → 14 µs per 32×51×51 sample (a one-off hand measurement):
     the same sum in another order, equal to the serial one to float64
     round-off, far below float32's.
     """
