@@ -11,7 +11,7 @@ change to the layer changes what is timed. Used by ``bench_conv.py`` and
 """
 import numpy as np
 
-from vcnn.layers import Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _phi_block
+from vcnn.layers import Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _phi_block, _phi_is_x
 
 
 def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = True) -> dict:
@@ -52,11 +52,11 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
         ("bias", "dY (ReLU mask), db"): each(lambda b: layer._dY(dy, *b)),
         ("GEMM", "dW += dY·φ(X)ᵀ"): weight_gradient,
     }
-    if k == 1 and blocks[0][1] == 1:
+    if _phi_is_x(k, *blocks[0]):
         del passes[("φ", "φ(X), forward and again in backward")]        # φ(X_n) is X_n itself
     if need_dx:
         products = {b: _dx_product(W.T, dY[b], cols[b], dx, *b, k) for b in blocks}
         passes[("GEMM", "Wᵀ·dY")] = each(lambda b: _dx_product(W.T, dY[b], cols[b], dx, *b, k))
-        if not (k == 1 and blocks[0][1] == 1):
+        if not _phi_is_x(k, *blocks[0]):
             passes[("φᵀ", "φᵀ")] = each(lambda b: _dx_adjoint(products[b], dx, *b, k))
     return passes

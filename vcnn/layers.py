@@ -66,10 +66,15 @@ def _blocks(layer, n: int):
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
+def _phi_is_x(k: int, s: int, e: int) -> bool:
+    """Whether φ of the block of samples s..e-1 is X_s itself, (C, H·W): a 1×1 kernel and one sample."""
+    return k == 1 and e - s == 1
+
+
 def _phi_block(layer, x: np.ndarray, s: int, e: int, k: int) -> np.ndarray:
     """φ(X_s..e), (C·k·k, B·Ho·Wo): the block of φ(X)'s columns of samples s..e-1,
     in the layer's kept buffer; for k = 1 and one sample, X_s itself (a view)."""
-    if k == 1 and e - s == 1:
+    if _phi_is_x(k, s, e):
         return x[s].reshape(x.shape[1], -1)
     _, c, h, w = x.shape
     return phi(x[s:e], k, out=layer._buffer("cols", (c * k * k, (e - s) * (h - k + 1) * (w - k + 1))))
@@ -79,15 +84,20 @@ def _dx_product(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray
                 k: int) -> np.ndarray:
     """Wᵀ · dY of samples s..e-1, written over ``cols`` (φ is spent); for k = 1 and one sample,
     straight into dx[s] (``cols`` is then x itself), where it already is dX."""
-    if k == 1 and e - s == 1:
+    if _phi_is_x(k, s, e):
         return np.matmul(Wt, dY, out=dx[s].reshape(dx.shape[1], -1))
     return np.matmul(Wt, dY, out=cols)
 
 
 def _dx_adjoint(product: np.ndarray, dx: np.ndarray, s: int, e: int, k: int):
     """dX of samples s..e-1 = φᵀ(Wᵀ · dY) into dx[s:e] (nothing left to do for k = 1 and one sample)."""
-    if not (k == 1 and e - s == 1):
+    if not _phi_is_x(k, s, e):
         phi_adjoint(product, (e - s,) + dx.shape[1:], k, out=dx[s:e])
+
+
+def _dx_block(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int, k: int):
+    """dX_s..e = φᵀ(Wᵀ · dY) into dx[s:e], over ``cols`` (φ of the block, spent by then)."""
+    _dx_adjoint(_dx_product(Wt, dY, cols, dx, s, e, k), dx, s, e, k)
 
 
 class _WeightGradient:
@@ -231,7 +241,7 @@ class Conv2D(_KeptBuffers):
             cols = _phi_block(self, x, s, e, self.k)
             dW.add(dY, cols)
             if need_dx:
-                _dx_adjoint(_dx_product(W.T, dY, cols, dx, s, e, self.k), dx, s, e, self.k)
+                _dx_block(W.T, dY, cols, dx, s, e, self.k)               # dX = φᵀ(Wᵀ · dY)
         dW.finish()
         return dx
 
@@ -324,7 +334,7 @@ class FullConv2D(_KeptBuffers):
             dW.add(dP, x_cols)
             self.db += np.sum(dP, axis=1)
             if need_dx:
-                _dx_adjoint(_dx_product(self.W.T, dP, x_cols, dx, s, e, 1), dx, s, e, 1)
+                _dx_block(self.W.T, dP, x_cols, dx, s, e, 1)             # dX = φ₁ᵀ(Wᵀ · dP)
         dW.finish()
         return dx
 
