@@ -30,7 +30,10 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
     blocks = _blocks(layer, n)
     W = layer.W.reshape(layer.c_out, -1)
     dx = layer._buffer("dx", x.shape) if need_dx else None
-    # What one pass hands the next, block by block, made once here (views of the layer's buffers).
+    # What one pass hands the next, block by block, made once here. These are views of the layer's
+    # buffers, and blocks share buffers: with several blocks every cols[b] (k > 1) and every dY[b] is
+    # the same memory, holding the last block's values, and the passes below overwrite it in turn.
+    # So a pass computes with the right shapes and the right amount of work, not the right numbers.
     cols = {b: _phi_block(layer, x, *b, k) for b in blocks}
     Y = {b: layer._product(W, cols[b], *b) for b in blocks}
     dY = {b: layer._dY(dy, *b) for b in blocks}
