@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vcnn import Network, load_network, save_network
-from vcnn.modelfile import load_arrays, save_arrays
+from vcnn.modelfile import load_arrays, load_meta, save_arrays
 
 SPEC = [{"type": "conv", "c_in": 1, "c_out": 3, "k": 3}, {"type": "relu"},
         {"type": "full_conv", "c_in": 3, "c_out": 1, "k": 2}]
@@ -166,3 +166,46 @@ def test_a_damaged_deflated_member_is_one_value_error(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match=r"m.npz is not a valid .npz: .*decompressing"):
         load_network(path)
+
+
+def _no_meta(path):
+    np.savez(path, a=np.zeros(3, np.float32))
+
+
+def _version_99(path):
+    np.savez(path, __meta__=np.frombuffer(json.dumps({"format_version": 99}).encode(), np.uint8))
+
+
+def _meta_crc_broken(path):
+    """A valid model file whose metadata member has one byte changed: the zip's CRC-32 check fails on reading it."""
+    save_network(path, Network.from_spec(SPEC, rng=0), {"step": 3})
+    with zipfile.ZipFile(path) as z:
+        member = z.getinfo("__meta__.npy")
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = np.frombuffer(data, "<u2", 2, member.header_offset + 26)
+    data[member.header_offset + 30 + name_length + extra_length + member.compress_size - 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.write_bytes(b"not a zip at all"), "not a valid .npz"),
+    (_no_meta, "has no metadata"),
+    (_version_99, "format version 99, expected 1"),
+    (_meta_crc_broken, r"not a valid .npz: .*Bad CRC-32"),
+])
+def test_load_meta_refuses_what_load_arrays_refuses_with_the_same_line(tmp_path, make, message):
+    path = tmp_path / "m.npz"
+    make(path)
+    with pytest.raises(ValueError, match=message) as from_arrays:
+        load_arrays(path)
+    with pytest.raises(ValueError, match=message) as from_meta:
+        load_meta(path)
+    assert str(from_meta.value) == str(from_arrays.value) and "\n" not in str(from_meta.value)
+
+
+def test_load_meta_reads_the_metadata_load_arrays_reads(tmp_path):
+    path = tmp_path / "m.npz"
+    save_network(path, Network.from_spec(SPEC, rng=0), {"step": 7})
+    assert load_meta(path) == load_arrays(path)[1]
+    assert load_meta(path)["step"] == 7 and load_meta(path)["architecture"] == SPEC
