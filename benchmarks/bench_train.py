@@ -256,7 +256,8 @@ def main(argv=None):
             print(memory_rows[-1])
     guided_rows = guided_filter_times(runs=args.runs)
     command = "python3 benchmarks/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = report(rows, text, jobs_rows, guided_rows, command.strip(), torch_version, load_at_start, memory_rows)
+    with threads(thread_counts[0]):             # the machine lines name the thread counts the steps ran with
+        text = report(rows, text, jobs_rows, guided_rows, command.strip(), torch_version, load_at_start, memory_rows)
     print(text)
     write_section(args.out, SECTION, text)
     print("written to", args.out)

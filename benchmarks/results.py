@@ -88,7 +88,8 @@ def machine_lines(extra_versions: dict | None = None) -> list:
     return [
         f"- CPU: {cpu_model()}, {cores} cores available",
         f"- BLAS (threadpoolctl): {blas_info()}",
-        f"- Numba threading layer: {layer}, {numba.config.NUMBA_NUM_THREADS} threads",
+        f"- Numba threading layer: {layer}, {numba.get_num_threads()} threads in use "
+        f"(at most {numba.config.NUMBA_NUM_THREADS})",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "- BLAS/thread variables set: " + (", ".join(f"{k}={v}" for k, v in pinned.items()) or "none"),
         f"- load average when written (1, 5, 15 min): {load}",
