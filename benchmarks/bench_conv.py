@@ -40,7 +40,6 @@ from benchmarks.train_step import threads
 from vcnn import Conv2D, naive
 
 SECTION = "bench_conv"
-CLOCK = "wall"          # "cpu" on one thread (set by main): the waits for a core left out
 
 
 @dataclass(frozen=True)
@@ -116,24 +115,25 @@ def torch_step(case):
     return step
 
 
-def _extrapolated(case, proxy, step, runs, timed):
+def _extrapolated(case, proxy, step, runs, timed, clock="wall"):
     """Seconds for ``case``, timed on ``proxy`` and scaled by FLOPs (the loops' cost is per FLOP).
 
     ``timed`` remembers the proxies already timed: batch 8 reuses batch 1's.
     """
     key = (proxy.n, proxy.c_in, proxy.c_out, proxy.k, proxy.h, step)
     if key not in timed:
-        timed[key] = median_times({"proxy": step(proxy)}, runs, warmup=0, clock=CLOCK)["proxy"]
+        timed[key] = median_times({"proxy": step(proxy)}, runs, warmup=0, clock=clock)["proxy"]
     return timed[key] * case.gflop / proxy.gflop
 
 
-def measure(cases, runs=5, naive_budget=70.0, with_torch=True, log=print) -> list:
+def measure(cases, runs=5, naive_budget=70.0, with_torch=True, log=print, clock="wall") -> list:
     """Time every case; one dict per case with seconds per engine and how each was obtained.
 
     ``naive_budget`` (GFLOP) caps one timed run of the compiled direct loops:
     bigger cases are timed at batch 1 and, if still too big, on fewer output
     pixels, then extrapolated by FLOPs (marked so). The pure-Python loops are
     always timed on a tiny proxy (4 channels, 6×6 outputs, batch 1).
+    ``clock``: "wall", or "cpu" on one thread (the waits for a core left out).
     """
     naive_step(Case("warm-up", 1, 1, 1, 2, 3))()                  # compile the direct loops once
     rows, timed = [], {}
@@ -143,7 +143,7 @@ def measure(cases, runs=5, naive_budget=70.0, with_torch=True, log=print) -> lis
         torch_fn = torch_step(case) if with_torch else None
         if torch_fn is not None:
             steps["torch"] = torch_fn
-        row = {"case": case, **median_times(steps, runs, clock=CLOCK), "notes": {}}
+        row = {"case": case, **median_times(steps, runs, clock=clock), "notes": {}}
         steps = None
         gc.collect()
 
@@ -152,19 +152,19 @@ def measure(cases, runs=5, naive_budget=70.0, with_torch=True, log=print) -> lis
             out = max(1, int(case.out * (naive_budget / proxy.gflop) ** 0.5))
             proxy = proxy.shrunk(out=out)
         naive_runs = runs if proxy.gflop < 0.5 else 1
-        row["numba naive"] = _extrapolated(case, proxy, naive_step, naive_runs, timed)
+        row["numba naive"] = _extrapolated(case, proxy, naive_step, naive_runs, timed, clock)
         if proxy != case:
             row["notes"]["numba naive"] = f"extrapolated from N={proxy.n}, {proxy.out}×{proxy.out} outputs"
 
         tiny = Case(case.name, 1, min(4, case.c_in), min(4, case.c_out), case.k, 6 + case.k - 1)
-        row["pure Python"] = _extrapolated(case, tiny, pure_python_step, max(1, min(runs, 3)), timed)
+        row["pure Python"] = _extrapolated(case, tiny, pure_python_step, max(1, min(runs, 3)), timed, clock)
         row["notes"]["pure Python"] = "extrapolated from 4 ch, 6×6 outputs"
         log("  " + ", ".join(f"{e} {row[e]:.3g} s" for e in ENGINES if e in row))
         rows.append(row)
     return rows
 
 
-def breakdown(case, runs=5) -> dict:
+def breakdown(case, runs=5, clock="wall") -> dict:
     """Median seconds of each pass of a conv layer on ``case``, and of the whole :class:`vcnn.Conv2D`.
 
     Each pass is one public function on the layer's shapes, run over the
@@ -179,7 +179,7 @@ def breakdown(case, runs=5) -> dict:
     x, dy = _data(case)
     passes = {f"{cat}  {what}": fn for (cat, what), fn in conv_passes(layer, x, dy).items()}
     passes["whole layer"] = lambda: (layer.forward(x), layer.backward(dy))   # interleaved with its passes
-    return median_times(passes, runs, clock=CLOCK)
+    return median_times(passes, runs, clock=clock)
 
 
 def peak_memory(case) -> dict:
@@ -201,12 +201,12 @@ def peak_memory(case) -> dict:
             "input x": x.nbytes, "output y": dy.nbytes}
 
 
-def gemm_peak(size=4096, runs=3) -> float:
+def gemm_peak(size=4096, runs=3, clock="wall") -> float:
     """GFLOP/s of numpy's float32 GEMM on square matrices: the ceiling for the layer's GEMMs."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
     out = np.empty_like(a)
-    return 2 * size ** 3 / 1e9 / median_times({"gemm": lambda: np.matmul(a, b, out=out)}, runs, clock=CLOCK)["gemm"]
+    return 2 * size ** 3 / 1e9 / median_times({"gemm": lambda: np.matmul(a, b, out=out)}, runs, clock=clock)["gemm"]
 
 
 def main(argv=None):
@@ -217,14 +217,12 @@ def main(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     parser.add_argument("--threads", type=int, default=None, help="BLAS, Numba and torch threads (default: all cores)")
     args = parser.parse_args(argv)
-    global CLOCK
     count = args.threads or len(os.sched_getaffinity(0))
-    CLOCK = "cpu" if count == 1 else "wall"
     with threads(count):
-        run(args, argv)
+        run(args, argv, clock="cpu" if count == 1 else "wall")   # on one thread CPU time: the waits for a core left out
 
 
-def run(args, argv):
+def run(args, argv, clock="wall"):
     runs = args.runs or (3 if args.quick else 5)
     cases = paper_cases(batches=(1, 8))
     if args.quick:
@@ -238,14 +236,14 @@ def run(args, argv):
                              f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'})")
         except ImportError:
             print("torch is not installed: no PyTorch column (pip install .[bench])")
-    rows = measure(cases, runs, naive_budget=5.0 if args.quick else 70.0, with_torch=not args.no_torch)
+    rows = measure(cases, runs, naive_budget=5.0 if args.quick else 70.0, with_torch=not args.no_torch, clock=clock)
     focus = max(cases, key=lambda c: c.gflop)
     print("breakdown of", focus.name, "N =", focus.n)
-    times = breakdown(focus, runs)
+    times = breakdown(focus, runs, clock)
     memory = peak_memory(focus)
-    peak = gemm_peak()
+    peak = gemm_peak(clock=clock)
     command = "python3 benchmarks/bench_conv.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = report(rows, times, memory, peak, command.strip(), torch_version, load_at_start, CLOCK)
+    text = report(rows, times, memory, peak, command.strip(), torch_version, load_at_start, clock)
     print(text)
     write_section(args.out, SECTION, text)
     print("written to", args.out)
