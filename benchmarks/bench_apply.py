@@ -67,12 +67,17 @@ def configurations(thread_counts=(1, 2)) -> list:
 
 def measure(photo: Path, out_dir: Path, runs: int = 3, thread_counts=(1, 2), model=None) -> list:
     """Median wall and CPU seconds of ``colorize_file`` for every configuration, runs taking turns."""
-    def run(config):
-        count, refine, per_sample = config
+    @contextmanager
+    def settings(config):                   # entered outside the clocks: setting the threads is not timed
+        count, _, per_sample = config
         with threads(count), one_sample_per_block(per_sample):
-            colorize_file(photo, out_dir / "out.png", model, overwrite=True, refine=refine)
+            yield
+
+    def run(config):
+        colorize_file(photo, out_dir / "out.png", model, overwrite=True, refine=config[1])
     configs = configurations(thread_counts)
-    times = timed_turns({config: (lambda c=config: run(c)) for config in configs}, runs)
+    times = timed_turns({config: (lambda c=config: run(c)) for config in configs}, runs,
+                        around={config: (lambda c=config: settings(c)) for config in configs})
     return [{"threads": t, "refine": r, "per_sample": p, "wall": statistics.median(times[(t, r, p)]["wall"]),
              "cpu": statistics.median(times[(t, r, p)]["cpu"])} for t, r, p in configs]
 

@@ -9,6 +9,7 @@ import platform
 import re
 import statistics
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numba
@@ -18,7 +19,7 @@ from colorize.resample import resize
 from vcnn.atomic import atomic_path
 
 
-def timed_turns(fns: dict, runs: int, warmup: int = 1) -> dict:
+def timed_turns(fns: dict, runs: int, warmup: int = 1, around: dict | None = None) -> dict:
     """Wall and CPU seconds of every run of each callable, runs interleaved: {name: {"wall": [..], "cpu": [..]}}.
 
     Every callable is called ``warmup`` times first (the first Numba call
@@ -27,17 +28,23 @@ def timed_turns(fns: dict, runs: int, warmup: int = 1) -> dict:
     hits them all alike and the ratios between them hold. CPU time is the
     process's (all its threads): on one thread it leaves out the time the
     process waited for a core, which wall time on a loaded machine does not.
+    ``around``: {name: a function returning a context manager} entered before
+    each of that callable's calls and left after it, outside the clocks (its
+    settings, such as thread counts, are not timed).
     """
-    for fn in fns.values():
+    around = around or {}
+    for name, fn in fns.items():
         for _ in range(warmup):
-            fn()
+            with around.get(name, nullcontext)():
+                fn()
     times = {name: {"wall": [], "cpu": []} for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            fn()
-            times[name]["cpu"].append(time.process_time() - cpu)
-            times[name]["wall"].append(time.perf_counter() - wall)
+            with around.get(name, nullcontext)():
+                wall, cpu = time.perf_counter(), time.process_time()
+                fn()
+                times[name]["cpu"].append(time.process_time() - cpu)
+                times[name]["wall"].append(time.perf_counter() - wall)
     return times
 
 
