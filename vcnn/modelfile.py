@@ -41,8 +41,8 @@ MAX_LAYERS, MAX_WIDTH, MAX_KERNEL, MAX_PARAMETERS = 256, 16_384, 256, 2 ** 28
 _NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 #: What reading a damaged or crafted zip of ``.npy`` arrays raises (zipfile, zlib, numpy's header and data
 #: checks, an allocation within the limits that still does not fit): each means "not a valid .npz".
-UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
-              RuntimeError, zlib.error, MemoryError)
+UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
+              RuntimeError, zlib.error, MemoryError)         # RuntimeError includes NotImplementedError
 
 
 def check_npz(path, max_bytes: int | None = None, what: str = "model file") -> None:
