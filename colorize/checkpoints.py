@@ -8,13 +8,13 @@ serve resuming only (the model is what training returns).
 """
 from __future__ import annotations
 
-import functools
 import numbers
 from pathlib import Path
 
 import numpy as np
 
-from colorize.model import CHROMA_RANGES, DEFAULT_ARCH, named_architecture
+import vcnn
+from colorize.model import CHROMA_RANGES, DEFAULT_ARCH, init_network, named_architecture
 from colorize.trainconfig import NEWER_SETTINGS, FLAGS, TrainConfig, TrainingError, setting_differences
 from vcnn.modelfile import check_arrays, fill_network, load_arrays, load_meta, network_arrays, save_arrays
 
@@ -76,21 +76,24 @@ def save_checkpoint(path, net, opt, channel, step, config, log, elapsed, data_fi
 def check_resume(model_path, config: TrainConfig, data, note) -> None:
     """Before resuming MODEL's checkpoints: refuse what cannot continue, say what is unusual.
 
-    Refuses (ValueError) a checkpoint past ``config.iterations``
+    Reads every checkpoint whole, as the resume will (a damaged one, with a bad
+    CRC, broken deflate data, NaN weights or arrays of other shapes, is refused
+    now, not after the other network has trained). Refuses (ValueError) a
+    checkpoint past ``config.iterations``
     (its weights are those of more steps than asked for) or made on other
     data (its ``data_fingerprint`` differs from `data`'s); tells ``note``
     when there is no checkpoint (training starts at step 0) or when one made
     before fingerprints were recorded cannot be checked.
     """
-    found = [checkpoint_path(model_path, c) for c in CHROMA_RANGES if checkpoint_path(model_path, c).exists()]
+    found = {c: checkpoint_path(model_path, c) for c in CHROMA_RANGES if checkpoint_path(model_path, c).exists()}
     if not found:
         note(f"--resume: no checkpoint of {model_path} ({checkpoint_path(model_path, 'u').name}) found; "
              f"training starts at step 0")
         return
-    older = functools.cache(lambda: _content_fingerprint(data))     # hashes every pair: once, if at all
-    for path in found:
-        meta = load_meta(path)                  # the arrays are read once, when training resumes
-        _check_checkpoint_meta(meta, path)
+    older = None                                # older versions' fingerprint: hashes every pair, so once if at all
+    for channel, path in found.items():
+        net = init_network(config.specs, config.seed, channel)  # a scratch network: the checkpoint is read whole
+        meta = _read_checkpoint(path, net, vcnn.SGD(net.parameters(), config.lr, config.momentum), config)
         if meta["step"] > config.iterations:
             raise ValueError(f"checkpoint {path} is at step {meta['step']}, past --iterations {config.iterations}: "
                              f"give --iterations {meta['step']} or more to continue it")
@@ -98,10 +101,12 @@ def check_resume(model_path, config: TrainConfig, data, note) -> None:
         if saved is None:
             note(f"checkpoint {path.name} does not record its training data (made by an older version): "
                  f"resuming on {data_path_of(data)} unchecked")
-        elif saved != data.fingerprint and saved != older():
-            raise ValueError(f"checkpoint {path} was trained on other data than {data_path_of(data)} "
-                                f"(fingerprint {saved[:12]}, this data {data.fingerprint[:12]}); "
-                                f"resume on the same data, or start a new model")
+        elif saved != data.fingerprint:
+            older = older or _content_fingerprint(data)
+            if saved != older:
+                raise ValueError(f"checkpoint {path} was trained on other data than {data_path_of(data)} "
+                                 f"(fingerprint {saved[:12]}, this data {data.fingerprint[:12]}); "
+                                 f"resume on the same data, or start a new model")
 
 
 def _content_fingerprint(data) -> str | None:
@@ -129,6 +134,12 @@ def _check_checkpoint_meta(meta: dict, path) -> None:
 
 def load_checkpoint(path, net, opt, config):
     """Fill ``net`` and ``opt`` from a checkpoint made with ``config``'s settings; (step, log, elapsed)."""
+    meta = _read_checkpoint(path, net, opt, config)
+    return meta["step"], meta["log"], meta["elapsed"]
+
+
+def _read_checkpoint(path, net, opt, config) -> dict:
+    """Fill ``net`` and ``opt`` from the checkpoint, every array and field checked; its metadata."""
     arrays, meta = load_arrays(path)
     _check_checkpoint_meta(meta, path)
     if meta.get("config") != config.fingerprint():
@@ -140,7 +151,7 @@ def load_checkpoint(path, net, opt, config):
     check_arrays(arrays, expected, path)
     fill_network(net, arrays, "net.")
     opt.load_state(arrays)
-    return meta["step"], meta["log"], meta["elapsed"]
+    return meta
 
 
 def resume_from(ckpt, net, opt, config, comm) -> tuple[int, list, float]:

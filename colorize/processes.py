@@ -102,8 +102,9 @@ def run_in_processes(task, jobs: dict, report, expected=(Interrupted, ValueError
     -------
     dict
         name -> (outcome, value): ("done", the task's return value),
-        ("interrupted", message) or ("error", message); when a worker dies, its
-        error alone (the others are terminated).
+        ("interrupted", message) or ("error", message). Once one reports an
+        error, the others are sent SIGINT (they stop as on Ctrl-C); when a
+        worker dies, its error alone (the others are terminated).
     """
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
@@ -135,8 +136,12 @@ def run_in_processes(task, jobs: dict, report, expected=(Interrupted, ValueError
                 continue
             if kind == "report":
                 report(*value)
-            else:
-                outcomes[name] = (kind, value)
+                continue
+            outcomes[name] = (kind, value)
+            if kind == "error":                 # the others stop as on Ctrl-C (saving what lets them resume)
+                for other, proc in procs.items():
+                    if other not in outcomes and proc.is_alive():
+                        os.kill(proc.pid, signal.SIGINT)
         for proc in procs.values():
             proc.join()
     return outcomes

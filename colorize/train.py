@@ -51,8 +51,9 @@ def _train_in_processes(model, data, config, model_path, resume, report) -> dict
     outcomes = run_in_processes(_train_in_worker, {c: (c, data, config, model_path, resume) for c in CHROMA_RANGES},
                                 report, expected=(Interrupted, TrainingError, ValueError, OSError))
     errors = [value for kind, value in outcomes.values() if kind == "error"]
-    if errors:
-        raise TrainingError("; ".join(errors))
+    if errors:                                  # the other worker was stopped: say where
+        raise TrainingError("; ".join(errors + [f"stopped {value}" for kind, value in outcomes.values()
+                                                if kind == "interrupted"]))
     if any(kind == "interrupted" for kind, _ in outcomes.values()):
         raise Interrupted("; ".join(value for kind, value in outcomes.values() if kind == "interrupted"))
     results = {}

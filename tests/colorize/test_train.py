@@ -387,9 +387,9 @@ def test_checkpoints_of_shards_fingerprinted_by_content_still_resume(photos, tmp
     assert "was trained on other data" in result.stderr
 
 
-def test_a_resume_reads_each_checkpoint_once_and_hashes_the_shards_once(photos, tmp_path, monkeypatch):
-    """Before training resumes, the checks (settings, step, data) read the checkpoints' metadata alone: each
-    checkpoint's arrays are read once (U's were read 3 times, V's twice), and shards that older
+def test_a_resume_reads_each_checkpoint_twice_and_hashes_the_shards_once(photos, tmp_path, monkeypatch):
+    """Each checkpoint is read whole twice: checked before training (a damaged V is refused before U
+    trains) and loaded when its network resumes (U's were read 3 times once); shards that older
     checkpoints fingerprinted by content are hashed once for U and V (twice before)."""
     import colorize.checkpoints
     data, model = tmp_path / "data", tmp_path / "m.npz"
@@ -406,7 +406,27 @@ def test_a_resume_reads_each_checkpoint_once_and_hashes_the_shards_once(photos, 
     monkeypatch.setattr(ShardData, "content_fingerprint", lambda self: hashes.append(self) or real_hash(self))
     result = run("train", data, "-o", model, "--iterations", 2, "--resume")
     assert result.exit_code == 0, result.output
-    assert sorted(reads) == ["m.ckpt-u.npz", "m.ckpt-v.npz"] and len(hashes) == 1
+    assert sorted(reads) == ["m.ckpt-u.npz"] * 2 + ["m.ckpt-v.npz"] * 2 and len(hashes) == 1
+
+
+@pytest.mark.parametrize("damage", ["nan", "shape"])
+def test_a_damaged_checkpoint_of_v_is_refused_before_u_trains(photos, tmp_path, damage):
+    """The resume reads every checkpoint's arrays before training: NaN weights or an array of another shape
+    in V's are one line and exit 1 at once, and U's checkpoint is left at its step (U did not train first)."""
+    model = tmp_path / "m.npz"
+    assert run("train", photos, "-o", model, "--iterations", 2, *TINY).exit_code == 0
+    u, v = checkpoint_path(model, "u"), checkpoint_path(model, "v")
+    arrays, meta = load_arrays(v)
+    if damage == "nan":
+        arrays["net.0.W"][0, 0] = np.nan
+    else:
+        arrays["net.0.b"] = np.zeros(arrays["net.0.b"].size + 1, np.float32)
+    save_arrays(v, arrays, {k: value for k, value in meta.items() if k != "format_version"})
+    before = u.read_bytes()
+    result = run("train", photos, "-o", model, "--iterations", 4, "--resume")
+    assert result.exit_code == 1 and str(v) in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert u.read_bytes() == before and load_arrays(u)[1]["step"] == 2
 
 
 def test_the_readmes_disk_figures_are_what_patches_writes(photos, tmp_path):
