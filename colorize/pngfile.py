@@ -200,7 +200,13 @@ def read_png16(path: str | os.PathLike) -> np.ndarray:
             raise ValueError("not a PNG file")
         pos, header, key, rows = 8, None, None, None
         while pos + 12 <= size:
-            length, kind = struct.unpack(">I4s", file.read(8))
+            head = file.read(8)
+            if len(head) < 8:               # the file shrank since its size was taken
+                raise ValueError("damaged PNG: the file ends inside a chunk's length and type")
+            length, kind = struct.unpack(">I4s", head)
+            if length > size - pos - 12:    # checked before reading: a length may claim up to 4 GB
+                raise ValueError(f"damaged PNG: a {kind.decode('latin-1')} chunk of {length:,} bytes, "
+                                 f"past the end of the file")
             body, crc = file.read(length), file.read(4)
             if len(crc) < 4 or len(body) < length or struct.unpack(">I", crc)[0] != zlib.crc32(body, zlib.crc32(kind)):
                 raise ValueError(f"damaged PNG: bad or missing CRC of a {kind.decode('latin-1')} chunk")

@@ -1,5 +1,8 @@
 """Tests of colorize.images and vcnn.atomic on tiny files made in tmp_path."""
+import os
 import struct
+import subprocess
+import sys
 import zlib
 
 import imageio.v3 as iio
@@ -395,3 +398,37 @@ def test_reading_a_16_bit_rgba_png_holds_a_few_bytes_per_pixel(tmp_path, rng):
     per_pixel = {name: (peaks[name, 3000] - peaks[name, 1000]) / (2000 * width) for name, _ in peaks}
     assert per_pixel["read_png16"] < 10 and per_pixel["read_image"] < 23 and per_pixel["read_luminance"] < 13, \
         per_pixel
+
+
+def _huge_chunk_png() -> bytes:
+    """A 16-bit PNG of under 100 bytes whose IDAT chunk claims 4,294,967,280 bytes."""
+    header = struct.pack(">IIBBBBB", 2, 2, 16, 2, 0, 0, 0)
+    ihdr = struct.pack(">I", 13) + b"IHDR" + header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + struct.pack(">I", 2 ** 32 - 16) + b"IDAT" + bytes(20)
+
+
+def test_a_16_bit_chunk_longer_than_the_file_is_refused_before_it_is_read(tmp_path):
+    """The length a chunk claims is checked against the file's size before reading: under a memory limit of
+    half a GB above what the process holds, a tiny file is a damaged PNG, not "not enough memory"."""
+    (tmp_path / "huge.png").write_bytes(_huge_chunk_png())
+    code = ("import resource, sys\n"
+            "from colorize.pngfile import read_png16\n"
+            "held = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (held + 2 ** 29, resource.RLIM_INFINITY))\n"
+            "try:\n    read_png16(sys.argv[1])\n"
+            "except (ValueError, MemoryError) as e:\n    print(type(e).__name__, e)\n")
+    said = subprocess.run([sys.executable, "-c", code, str(tmp_path / "huge.png")], capture_output=True, text=True)
+    assert said.stdout.strip() == ("ValueError damaged PNG: a IDAT chunk of 4,294,967,280 bytes, "
+                                   "past the end of the file"), said.stdout + said.stderr
+
+
+def test_a_16_bit_png_that_shrinks_while_read_is_a_damaged_png(tmp_path, monkeypatch):
+    """The size is taken once; a file cut shorter after that ends inside a chunk's head: a ValueError
+    saying so, not struct's error."""
+    import colorize.pngfile
+    path = tmp_path / "cut.png"
+    path.write_bytes(_huge_chunk_png()[:33])                    # the signature and IHDR, nothing after
+    real = os.fstat
+    monkeypatch.setattr(colorize.pngfile.os, "fstat", lambda fd: os.stat_result((*real(fd)[:6], 1000, *real(fd)[7:])))
+    with pytest.raises(ValueError, match="^damaged PNG: the file ends inside a chunk's length and type$"):
+        colorize.pngfile.read_png16(path)
