@@ -56,8 +56,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     was, and the exception propagates; an OSError about the temporary file
     (or about no file: a full disk) is raised again as one that names
     `path`, which the user knows. Temporary files of the same target left by
-    a process that no longer exists (killed with -9) are removed first
-    (`remove_stale_temps`). This protects readers from torn files
+    a process that was gone when this one first wrote into the folder (killed
+    with -9) are removed first (`remove_stale_temps`): so a killed process's
+    temporaries go when the next process writes the same file. This protects readers from torn files
     if the process dies; it does not fsync, so it does not promise
     durability across a power loss.
 

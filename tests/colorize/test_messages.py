@@ -21,7 +21,6 @@ from colorize.cli import main
 from colorize.images import ImageError, read_image
 from colorize.metrics import PSNR_MAX, image_metrics
 from colorize.model import ColorizationModel
-from vcnn.atomic import atomic_path, temp_path_for
 
 
 def run(*args):
@@ -81,31 +80,6 @@ def test_memory_error_is_one_line_naming_the_file_and_the_batch_goes_on(tmp_path
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "error: " in result.stderr and "a.png: out of memory" in result.stderr
     assert (tmp_path / "out" / "b_colorized.png").is_file()
-
-
-def test_write_errors_name_the_file_not_its_temporary(tmp_path):
-    target = tmp_path / "model.npz"
-    with pytest.raises(OSError) as info:
-        with atomic_path(target) as tmp:
-            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
-    assert str(info.value) == f"cannot write {target}: No space left on device" and ".tmp-" not in str(info.value)
-    with pytest.raises(OSError, match=f"cannot write {target}: No space left"):
-        with atomic_path(target):
-            raise OSError(errno.ENOSPC, "No space left on device")        # no file named at all
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_temporaries_of_killed_processes_are_cleaned_on_the_next_write(tmp_path):
-    target = tmp_path / "cat.png"
-    dead = tmp_path / ".cat.tmp-999999999-0badf00d.png"          # no such PID
-    dead.write_bytes(b"half")
-    mine = temp_path_for(target)                                   # a live writer: this process
-    mine.write_bytes(b"in progress")
-    other = tmp_path / ".dog.tmp-999999999-0badf00d.png"           # another target's: not ours to judge
-    other.write_bytes(b"x")
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(b"done")
-    assert not dead.exists() and mine.exists() and other.exists() and target.read_bytes() == b"done"
 
 
 def test_skipped_colorized_files_are_reported(tmp_path, model_file):
