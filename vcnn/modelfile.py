@@ -40,7 +40,7 @@ MAX_META_BYTES = 2 ** 24
 MAX_LAYERS, MAX_WIDTH, MAX_KERNEL, MAX_PARAMETERS = 256, 16_384, 256, 2 ** 28
 _NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 #: What reading a damaged or crafted zip of ``.npy`` arrays raises (zipfile, zlib, numpy's header and data
-#: checks, an allocation within the limits that still does not fit): each means "not a valid .npz".
+#: checks, an allocation within the limits that still does not fit): each is said by `_unreadable`.
 UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
               RuntimeError, zlib.error, MemoryError)         # RuntimeError includes NotImplementedError
 
@@ -79,7 +79,7 @@ def check_npz(path, max_bytes: int | None = None, what: str = "model file") -> N
     try:
         archive = zipfile.ZipFile(path)
     except UNREADABLE as e:
-        raise refused(f"is not a valid .npz: {e}") from None
+        raise _unreadable(path, e, what) from None
     with archive:
         members = archive.infolist()
         if len(members) > MAX_ARRAYS:
@@ -96,13 +96,26 @@ def check_npz(path, max_bytes: int | None = None, what: str = "model file") -> N
             try:
                 shape, dtype = _npy_header(archive, member)
             except UNREADABLE as e:
-                raise refused(f"is not a valid .npz: {e}") from None
+                raise _unreadable(path, e, what) from None
             if dtype.hasobject:
                 raise refused("holds pickled objects, which are refused")
             declared = math.prod(shape) * dtype.itemsize
             if declared > member.file_size:
                 raise refused(f"array {name[:-4]!r} declares {shape} {dtype} ({declared:,} bytes) "
                               f"but holds {member.file_size:,} bytes")
+
+
+def _unreadable(path, error: BaseException, what: str = "model file") -> ValueError:
+    """The one message for an `UNREADABLE` error met reading the ``.npz`` at ``path``.
+
+    >>> str(_unreadable("m.npz", zipfile.BadZipFile("Bad CRC-32")))
+    'model file m.npz is not a valid .npz: BadZipFile: Bad CRC-32'
+    >>> str(_unreadable("m.npz", MemoryError()))
+    'model file m.npz: not enough memory to read it'
+    """
+    if isinstance(error, MemoryError):          # its text is often empty; the file may well be valid
+        return ValueError(f"{what} {path}: not enough memory to read it")
+    return ValueError(f"{what} {path} is not a valid .npz: {type(error).__name__}: {error}")
 
 
 def _npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[tuple, np.dtype]:
@@ -175,7 +188,7 @@ def load_arrays(path):
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except UNREADABLE as e:
-        raise ValueError(f"model file {path} is not a valid .npz: {type(e).__name__}: {e}") from None
+        raise _unreadable(path, e) from None
     if META_KEY not in arrays:
         raise ValueError(f"model file {path} has no metadata: not a vcnn model file")
     meta = _parse_meta(arrays.pop(META_KEY), path)
@@ -188,9 +201,24 @@ def load_arrays(path):
 def load_meta(path) -> dict:
     """The metadata of a file written by :func:`save_arrays`, reading none of its arrays.
 
-    For what needs the metadata alone (a checkpoint's settings and step before
-    resuming): `load_arrays` would read every weight and velocity. Raises
-    ValueError as `load_arrays` does.
+    For what needs the metadata alone (a checkpoint's settings before
+    resuming): `load_arrays` would read every weight and velocity.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    meta : dict
+        The JSON metadata, with its ``format_version``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and what is wrong with it: not a zip of
+        arrays within the limits (`check_npz`), no metadata, unreadable
+        metadata or another format version. The arrays are not checked.
     """
     path = _checked(path)
     try:
@@ -199,7 +227,7 @@ def load_meta(path) -> dict:
     except KeyError:
         raise ValueError(f"model file {path} has no metadata: not a vcnn model file") from None
     except UNREADABLE as e:
-        raise ValueError(f"model file {path} is not a valid .npz: {type(e).__name__}: {e}") from None
+        raise _unreadable(path, e) from None
     return _parse_meta(blob, path)
 
 

@@ -209,3 +209,30 @@ def test_load_meta_reads_the_metadata_load_arrays_reads(tmp_path):
     save_network(path, Network.from_spec(SPEC, rng=0), {"step": 7})
     assert load_meta(path) == load_arrays(path)[1]
     assert load_meta(path)["step"] == 7 and load_meta(path)["architecture"] == SPEC
+
+
+def test_an_unreadable_npz_is_said_in_one_format_and_memory_error_is_not_enough_memory(tmp_path, monkeypatch):
+    """check_npz, load_arrays and load_meta say "not a valid .npz: <error type>: <its text>" alike; a
+    MemoryError (whose text is empty) says "not enough memory to read it", not that the file is invalid."""
+    import vcnn.modelfile
+    from vcnn.modelfile import check_npz
+    path = tmp_path / "m.npz"
+    save_network(path, Network.from_spec(SPEC, rng=0))
+    with zipfile.ZipFile(path) as archive:
+        first = archive.infolist()[0]
+    data = bytearray(path.read_bytes())
+    data[first.header_offset:first.header_offset + 4] = b"XXXX"       # the first member's local header is gone
+    path.write_bytes(bytes(data))
+    for read in (check_npz, load_arrays, load_meta):
+        with pytest.raises(ValueError, match=r"^model file \S+m.npz is not a valid .npz: BadZipFile: Bad magic"):
+            read(path)
+    save_network(path, Network.from_spec(SPEC, rng=0))
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(np, "load", no_memory)
+    monkeypatch.setattr(vcnn.modelfile.np.lib.format, "read_array", no_memory)
+    for read in (load_arrays, load_meta):
+        with pytest.raises(ValueError, match=r"^model file \S+m.npz: not enough memory to read it$"):
+            read(path)
