@@ -164,14 +164,16 @@ def plot_logs(paths, out: str | os.PathLike, smoothing: float = SMOOTHING) -> Pa
         ax.set_ylabel(LOSS_NAMES[name])
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="upper right")
-    mixed = any((np.isfinite(log["train_euclidean"]) & np.isfinite(log["train_cross_entropy"])).any()
-                for log in logs.values())
+    mixed = [path.stem for path, log in logs.items()
+             if (np.isfinite(log["train_euclidean"]) & np.isfinite(log["train_cross_entropy"])).any()]
     shaded = any(spans.values())
-    shading = ("shaded: cross-entropy phases" if shaded and one_schedule else
-               "shaded in each log's colour: its cross-entropy phases" if shaded else
-               "losses alternate within a logged step: phases not shaded" if mixed else "")
-    axes[0].set_title(f"loss per logged step (running mean, smoothing {smoothing}; raw faint)"
-                      + (f"\n{shading}" if shading else ""), fontsize="medium")
+    notes = ["shaded: cross-entropy phases" if one_schedule else
+             "shaded in each log's colour: its cross-entropy phases"] if shaded else []
+    if mixed:                                   # said even beside other logs' shading: these rows are not
+        notes.append(f"{', '.join(mixed) + ': ' if shaded else ''}"
+                     f"losses alternate within a logged step: phases not shaded")
+    axes[0].set_title("\n".join([f"loss per logged step (running mean, smoothing {smoothing}; raw faint)", *notes]),
+                      fontsize="medium")
     axes[-1].set_xlabel("step")
     out = Path(out)
     with atomic_path(out) as tmp:

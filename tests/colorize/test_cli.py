@@ -350,6 +350,20 @@ def test_plot_shades_each_logs_own_phases(tmp_path):
     assert (picture == 217).all(axis=-1).mean() < 0.001                          # no grey: not one schedule
 
 
+def test_plot_says_which_logs_are_not_shaded_beside_shaded_ones(tmp_path, monkeypatch):
+    """A log whose rows hold both losses keeps its "phases not shaded" note when another log is shaded."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+    titles, real = [], Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda self, text, *a, **k: titles.append(text) or real(self, text, *a, **k))
+    mixed, phased = _loss_log(tmp_path / "a.u.csv", every=300), _loss_log(tmp_path / "b.u.csv", every=50)
+    assert run("plot", mixed, phased, "-o", tmp_path / "two.png").exit_code == 0
+    assert titles[-1].splitlines()[1:] == ["shaded in each log's colour: its cross-entropy phases",
+                                           "a.u: losses alternate within a logged step: phases not shaded"]
+    assert run("plot", mixed, "-o", tmp_path / "one.png").exit_code == 0
+    assert titles[-1].splitlines()[1:] == ["losses alternate within a logged step: phases not shaded"]
+
+
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
     _loss_log(tmp_path / "m.u.csv")
     monkeypatch.setitem(sys.modules, "matplotlib", None)            # import matplotlib now fails
