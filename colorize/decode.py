@@ -2,7 +2,7 @@
 
 Pillow (through imageio) decodes every format; the size is checked from the
 file's header before any pixel is decoded. Pillow has no 16-bit colour mode,
-so 16-bit PNGs go to :func:`colorize.pngfile.read_png16` and 16-bit colour
+so 16-bit PNGs go to :func:`colorize.png16.read_png16` and 16-bit colour
 TIFFs to imageio's tifffile-based ``TIFF`` plugin.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image
 
-from colorize.pngfile import COLOUR_TYPE, EXIF_ORIENTATION, NotForThisReader, read_png16
+from colorize.png16 import NotForThisReader, read_png16
+from colorize.pngfile import COLOUR_TYPE, EXIF_ORIENTATION
 
 #: Pillow modes read as they are (palettes are applied by imageio's plugin);
 #: every other mode (CMYK, YCbCr, LAB, ...) is converted to RGB or RGBA.
@@ -50,7 +51,7 @@ def _check_size(path: Path, limit: int) -> tuple[bool, str]:
     Returns whether its transparency is a palette entry or a colour key
     (Pillow's ``transparency``: a PNG ``tRNS`` chunk, a GIF's), not a
     channel, and which reader keeps its bit depth: ``"png16"`` for a 16-bit
-    PNG (`colorize.pngfile.read_png16`), ``"tiff16"`` for a 16-bit colour
+    PNG (`colorize.png16.read_png16`), ``"tiff16"`` for a 16-bit colour
     TIFF (imageio's tifffile-based ``TIFF`` plugin), ``"pillow"`` for the rest
     (and for those with an EXIF rotation, or interlaced, which Pillow reads
     at 8 bits per colour channel).

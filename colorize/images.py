@@ -101,7 +101,7 @@ def read_image(path: str | os.PathLike, gray_tol: float = 0.0) -> tuple[np.ndarr
     -----
     8-bit data is divided by 255, 16-bit data by 65535. Gray, gray + alpha,
     RGB and RGBA are read at their depth: 16-bit PNGs by
-    `colorize.pngfile.read_png16` and 16-bit colour TIFFs by imageio's
+    `colorize.png16.read_png16` and 16-bit colour TIFFs by imageio's
     ``TIFF`` plugin, as Pillow reads 16-bit colour at 8 bits (it has no
     16-bit RGB mode), and so it does for the rare such files that are
     interlaced or carry an EXIF rotation. Transparency stored as a palette

@@ -344,7 +344,7 @@ def test_plot_shades_each_logs_own_phases(tmp_path):
     assert run("plot", mixed, phased, "-o", tmp_path / "two.png").exit_code == 0
     picture = iio.imread(tmp_path / "two.png")[..., :3].astype(int)
     second = np.array(colors.to_rgb(rcParams["axes.prop_cycle"].by_key()["color"][1]))
-    alpha = getattr(colorize.curves, "SHADE_ALPHA", 0.15)
+    alpha = colorize.curves.SHADE_ALPHA
     tint = np.round(255 * (1 - alpha + alpha * second))                        # over the white panel
     assert (np.abs(picture - tint) <= 1).all(axis=-1).mean() > 0.05            # b's phases, in b's colour
     assert (picture == 217).all(axis=-1).mean() < 0.001                          # no grey: not one schedule

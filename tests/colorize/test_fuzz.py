@@ -133,5 +133,5 @@ def test_the_unmutated_samples_load():
 @FUZZ
 @given(mutated(SAMPLES["png16"]))
 def test_16_bit_png_reader_raises_only_image_error(data):
-    """Issue 12, item 6: 16-bit PNGs go through colorize.pngfile.read_png16; damaged ones are ImageError too."""
+    """Issue 12, item 6: 16-bit PNGs go through colorize.png16.read_png16; damaged ones are ImageError too."""
     _only(ImageError, read_image, data, ".png")

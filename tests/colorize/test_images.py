@@ -283,11 +283,11 @@ def _filter_rows(raw: np.ndarray, bpp: int) -> bytes:
 @pytest.mark.parametrize("inflate_bytes", [2 ** 20, 7])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_16_bit_pngs_are_read_at_16_bits_with_every_row_filter(tmp_path, rng, monkeypatch, channels, inflate_bytes):
-    """Issue 12, item 6: Pillow reads 16-bit colour PNGs at 8 bits; colorize.pngfile.read_png16 keeps
+    """Issue 12, item 6: Pillow reads 16-bit colour PNGs at 8 bits; colorize.png16.read_png16 keeps
     all 16, whichever of the five row filters each row uses, whether the rows are restored all at once
     or a few at a time (7 inflated bytes at a time: a row every few pieces, its filter using the one above)."""
-    import colorize.pngfile
-    monkeypatch.setattr(colorize.pngfile, "INFLATE_BYTES", inflate_bytes)
+    import colorize.png16
+    monkeypatch.setattr(colorize.png16, "INFLATE_BYTES", inflate_bytes)
     pixels = rng.integers(0, 2 ** 16, (7, 6, channels), dtype=np.uint16)
     header = struct.pack(">IIBBBBB", 6, 7, 16, {1: 0, 2: 4, 3: 2, 4: 6}[channels], 0, 0, 0)
     (tmp_path / "deep.png").write_bytes(_png(header, _filter_rows(pixels.astype(">u2").reshape(7, -1).view(np.uint8),
@@ -382,7 +382,7 @@ def test_reading_a_16_bit_rgba_png_holds_a_few_bytes_per_pixel(tmp_path, rng):
     byte-swapped copy, float copies of every channel, a float32 alpha, `is_gray`'s whole-image temporaries."""
     import tracemalloc
     from colorize.images import read_luminance
-    from colorize.pngfile import read_png16
+    from colorize.png16 import read_png16
     width, peaks = 400, {}
     for height in (1000, 3000):
         yy, xx = np.mgrid[0:height, 0:width]
@@ -412,7 +412,7 @@ def test_a_16_bit_chunk_longer_than_the_file_is_refused_before_it_is_read(tmp_pa
     half a GB above what the process holds, a tiny file is a damaged PNG, not "not enough memory"."""
     (tmp_path / "huge.png").write_bytes(_huge_chunk_png())
     code = ("import resource, sys\n"
-            "from colorize.pngfile import read_png16\n"
+            "from colorize.png16 import read_png16\n"
             "held = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
             "resource.setrlimit(resource.RLIMIT_AS, (held + 2 ** 29, resource.RLIM_INFINITY))\n"
             "try:\n    read_png16(sys.argv[1])\n"
@@ -425,10 +425,10 @@ def test_a_16_bit_chunk_longer_than_the_file_is_refused_before_it_is_read(tmp_pa
 def test_a_16_bit_png_that_shrinks_while_read_is_a_damaged_png(tmp_path, monkeypatch):
     """The size is taken once; a file cut shorter after that ends inside a chunk's head: a ValueError
     saying so, not struct's error."""
-    import colorize.pngfile
+    import colorize.png16
     path = tmp_path / "cut.png"
     path.write_bytes(_huge_chunk_png()[:33])                    # the signature and IHDR, nothing after
     real = os.fstat
-    monkeypatch.setattr(colorize.pngfile.os, "fstat", lambda fd: os.stat_result((*real(fd)[:6], 1000, *real(fd)[7:])))
+    monkeypatch.setattr(colorize.png16.os, "fstat", lambda fd: os.stat_result((*real(fd)[:6], 1000, *real(fd)[7:])))
     with pytest.raises(ValueError, match="^damaged PNG: the file ends inside a chunk's length and type$"):
-        colorize.pngfile.read_png16(path)
+        colorize.png16.read_png16(path)
