@@ -35,7 +35,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from colorize import loop
 from colorize.evaluate import evaluate
-from colorize.images import list_images, read_image
+from benchmarks.results import grid
+from colorize.images import list_images, read_image, write_png
 from colorize.model import CHROMA_RANGES, load_model
 from colorize.patches import targets
 from colorize.pipeline import colorize_image
@@ -155,6 +156,16 @@ def hue_table(models: dict, photos) -> str:
     return "\n".join(lines)
 
 
+def strip(models: dict, photos, path, cell_height: int = 120) -> None:
+    """A PNG: gray | each model's refined output | truth, one row per photo."""
+    rows = []
+    for photo in photos:
+        truth = read_image(photo)[0].astype(np.float32)
+        gray = rgb_to_gray(truth)
+        rows.append([np.repeat(gray[..., None], 3, -1), *(colorize_image(gray, m) for m in models.values()), truth])
+    write_png(path, grid(rows, cell_height, 3))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, type=Path, help="the model to start from")
@@ -164,6 +175,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--lr", type=float, default=0.45)
     parser.add_argument("--workdir", required=True, type=Path)
+    parser.add_argument("--strip", type=Path, help="PNG: gray | start | each variant | truth, first --rows photos")
+    parser.add_argument("--rows", type=int, default=4)
     args = parser.parse_args(argv)
     models = {"start": load_model(args.model)}
     for variant in args.variants.split(","):
@@ -188,6 +201,8 @@ def main(argv=None):
               f"{r['colourfulness_ratio']:.2f} | {o['network']['colourfulness_ratio']:.2f} |")
     print()
     print(hue_table(models, list_images(args.val_photos)))
+    if args.strip:
+        strip(models, list_images(args.val_photos)[:args.rows], args.strip)
 
 
 if __name__ == "__main__":
