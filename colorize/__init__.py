@@ -47,8 +47,10 @@ def _start_up_over() -> None:
 
 
 # For the command alone (a library user keeps Python's own display): run as ``colorize``, or as
-# ``python -m colorize`` (argv[0] is "-m" while the package is imported).
-if _os.path.basename(_sys.argv[0]) == "colorize" or _sys.argv[0] == "-m":
+# ``python -m colorize`` (argv[0] is "-m" while the package is imported); an ignored SIGINT
+# (``nohup``, a shell's background job) stays ignored.
+if ((_os.path.basename(_sys.argv[0]) == "colorize" or _sys.argv[0] == "-m")
+        and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
     _replaced = (_sys.excepthook, _signal.getsignal(_signal.SIGINT))
     _sys.excepthook = _interrupted_while_starting
     _signal.signal(_signal.SIGINT, _on_ctrl_c)

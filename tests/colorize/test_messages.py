@@ -162,11 +162,26 @@ colorize.cli.main(prog_name="colorize")
 """
 
 
+def _ctrl_c_not_ignored():
+    """In the child: SIGINT as a terminal gives it (a shell's background job, as CI may be, starts with it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_an_ignored_ctrl_c_stays_ignored_while_the_command_starts():
+    """A command started with SIGINT ignored (``nohup``, a background job) is not made interruptible."""
+    code = ("import signal, sys; sys.argv = ['colorize']; import colorize; "
+            "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert result.stdout.split() == ["True"], result.stdout + result.stderr
+
+
 def test_once_the_command_runs_a_real_error_is_not_reported_as_ctrl_c(tmp_path):
     """Start-up's SIGINT handler and excepthook (one line for a Ctrl-C while Python imports) are Python's
     own again once the command runs: an error after a Ctrl-C the command handled shows as itself."""
     (tmp_path / "crash.py").write_text(_CRASH_AFTER_START_UP)
-    result = subprocess.run([sys.executable, tmp_path / "crash.py"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, tmp_path / "crash.py"], capture_output=True, text=True, timeout=300,
+                            preexec_fn=_ctrl_c_not_ignored)
     assert result.stdout.split() == ["True", "True"], result.stdout + result.stderr
     assert result.returncode == 1 and "stopped on Ctrl-C" not in result.stderr
     assert result.stderr.strip().endswith("RuntimeError: a real bug"), result.stderr
@@ -176,7 +191,8 @@ def _interrupt_when(command, ready, cwd):
     """Start ``python -m colorize COMMAND`` in a session of its own, wait until ``ready(pid)``, then Ctrl-C it
     the way a terminal does (SIGINT to the whole process group); its exit code and stderr."""
     proc = subprocess.Popen([sys.executable, "-m", "colorize", *map(str, command)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=cwd)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=cwd,
+                            preexec_fn=_ctrl_c_not_ignored)
     deadline = time.monotonic() + 120
     while not ready(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
