@@ -312,7 +312,8 @@ class FullConv2D(_KeptBuffers):
             self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
         y = self._buffer("sum", self.out_shape)
         for s, e in _blocks(self, n):
-            P = np.matmul(self.W, _phi_block(self, x, s, e, 1), out=self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
+            P = np.matmul(self.W, _phi_block(self, x, s, e, 1),
+                          out=self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
             P += self.b[:, None]
             phi_adjoint(P, (e - s,) + self.out_shape[1:], self.k, out=y[s:e])
         return y / self.counts          # a fresh array: the network's output, which callers keep
