@@ -33,20 +33,30 @@ if __package__ in (None, ""):                      # run as a script: make the r
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from benchmarks.results import grid
 from colorize import loop
 from colorize.evaluate import evaluate
-from benchmarks.results import grid
-from colorize.images import list_images, read_image, write_png
+from colorize.images import list_images, write_png
 from colorize.model import CHROMA_RANGES, load_model
 from colorize.patches import targets
-from colorize.pipeline import colorize_image
 from colorize.processes import run_in_processes
 from colorize.sources import ShardData
 from colorize.trainconfig import TrainConfig
-from colorize.yuv import rgb_to_gray, rgb_to_yuv
+from colorize.yuv import rgb_to_yuv
 from vcnn.modelfile import fill_network, network_arrays
 
 BIN, TINT, SECTORS, Q = 0.02, 0.02, 6, 64
+
+
+def _sector(u, v) -> np.ndarray:
+    """Which of the SECTORS hue sectors (0: 0-60° from the +U axis towards +V, ...) each (u, v) is in."""
+    return (np.degrees(np.arctan2(v, u)) % 360 // (360 / SECTORS)).astype(int)
+
+
+def _bin(t, channel: str) -> np.ndarray:
+    """Which of Q equal bins of the channel's range each target value is in."""
+    lo, hi = CHROMA_RANGES[channel]
+    return np.clip(((t - lo) / (hi - lo) * Q).astype(int), 0, Q - 1)
 
 
 def window_chroma(data: ShardData, out: int, chunk: int = 5000) -> np.ndarray:
@@ -66,7 +76,7 @@ def sampling_weights(kind: str, b: float, uv: np.ndarray) -> np.ndarray:
         p = count[which.ravel()] ** -b
     else:
         tinted = np.hypot(uv[:, 0], uv[:, 1]) > TINT
-        sector = (np.degrees(np.arctan2(uv[:, 1], uv[:, 0])) % 360 // (360 / SECTORS)).astype(int)
+        sector = _sector(uv[:, 0], uv[:, 1])
         count = np.bincount(sector[tinted], minlength=SECTORS)
         p = np.ones(len(uv))
         p[tinted] = (count[sector[tinted]] / count.mean()) ** -b
@@ -76,10 +86,9 @@ def sampling_weights(kind: str, b: float, uv: np.ndarray) -> np.ndarray:
 
 def pixel_weights(data: ShardData, channel: str, l: float, out: int, sample: int = 20000) -> np.ndarray:
     """(Q,) the weight of a target in each of Q bins of the channel's range (``pixels<l>``)."""
-    lo, hi = CHROMA_RANGES[channel]
     rows = np.sort(np.random.default_rng(5).choice(len(data.train), sample, replace=False))
     t = targets(data.train[rows], out)[1 if channel == "u" else 2]
-    hist = np.bincount(np.clip(((t - lo) / (hi - lo) * Q).astype(int), 0, Q - 1).ravel(), minlength=Q)
+    hist = np.bincount(_bin(t, channel).ravel(), minlength=Q)
     p = gaussian_filter1d(hist / hist.sum(), 1.0)
     occupied = hist > 0
     w = 1 / ((1 - l) * p + l / occupied.sum())
@@ -104,25 +113,26 @@ class Resampled:
 
 def weighted_losses(weights: np.ndarray, channel: str) -> dict:
     """The training losses with every pixel's gradient multiplied by its target's weight."""
-    lo, hi = CHROMA_RANGES[channel]
-
     def weighted(loss):
-        def wrapped(z, target, lo_, hi_):
-            value, dz = loss(z, target, lo_, hi_)
-            return value, dz * weights[np.clip(((target - lo) / (hi - lo) * Q).astype(int), 0, Q - 1)]
+        def wrapped(z, target, lo, hi):
+            value, dz = loss(z, target, lo, hi)
+            return value, dz * weights[_bin(target, channel)]
         return wrapped
     return {name: weighted(loss) for name, loss in loop.LOSSES.items()}
 
 
-def finetune(model_path, channel, variant, data_path, steps, lr, workdir, report, stop):
-    """One channel of ``model_path`` fine-tuned under ``variant``; its arrays."""
+def _parts(variant: str) -> list:
+    """``"hue0.5+pixels0.5"`` -> [("hue", 0.5), ("pixels", 0.5)]."""
+    return [(part.rstrip("0123456789."), float(part.lstrip("abcdefghijklmnopqrstuvwxyz"))) for part in variant.split("+")]
+
+
+def finetune(model_path, channel, variant, p, data_path, steps, lr, workdir, report, stop):
+    """One channel of ``model_path`` fine-tuned under ``variant`` (``p``: its windows' probabilities, or
+    None to draw them as cut); its arrays."""
     model, data = load_model(model_path), ShardData(data_path)
-    source = data
-    for part in variant.split("+"):
-        kind, value = part.rstrip("0123456789."), float(part.lstrip("abcdefghijklmnopqrstuvwxyz"))
-        if kind in ("windows", "hue"):
-            source = Resampled(data, sampling_weights(kind, value, window_chroma(data, model.out)), variant)
-        else:   # the loop looks its losses up by name in its module: the experiment swaps them there
+    source = data if p is None else Resampled(data, p, variant)
+    for kind, value in _parts(variant):
+        if kind == "pixels":    # the loop looks its losses up by name in its module: the experiment swaps them there
             loop.LOSSES = weighted_losses(pixel_weights(data, channel, value, model.out), channel)
     config = TrainConfig(specs=model.specs, iterations=steps, lr=lr, lr_half_life=None, checkpoint_every=steps,
                          log_every=250, val_patches=1024, long_side=model.long_side)
@@ -131,39 +141,32 @@ def finetune(model_path, channel, variant, data_path, steps, lr, workdir, report
     return network_arrays(net)
 
 
-def hue_table(models: dict, photos) -> str:
-    """Per hue class of the truth's pixels: its share, the truth's mean (U, V) and each model's."""
-    sums = {}
-    for path in photos:
-        truth = read_image(path)[0].astype(np.float32)
-        yuv = {"truth": rgb_to_yuv(truth)[..., 1:]}
-        yuv.update({name: rgb_to_yuv(colorize_image(rgb_to_gray(truth), m))[..., 1:] for name, m in models.items()})
-        u, v = yuv["truth"][..., 0], yuv["truth"][..., 1]
-        sector = (np.degrees(np.arctan2(v, u)) % 360 // (360 / SECTORS)).astype(int)
-        label = np.where(np.hypot(u, v) < 0.03, -1, sector)
-        for c in range(-1, SECTORS):
+def hue_sums(outputs: dict) -> dict:
+    """Per hue class of the truth's pixels (-1: chroma below 0.03, else its sector): [pixels, sum of the
+    truth's (U, V), sum of the refined output's], over `evaluate`'s kept images ``outputs``."""
+    sums = {c: [0, np.zeros(2), np.zeros(2)] for c in range(-1, SECTORS)}
+    for images in outputs.values():
+        truth, refined = (rgb_to_yuv(images[k])[..., 1:] for k in ("truth", "refined"))
+        u, v = truth[..., 0], truth[..., 1]
+        label = np.where(np.hypot(u, v) < 0.03, -1, _sector(u, v))
+        for c, row in sums.items():
             here = label == c
-            row = sums.setdefault(c, {"n": 0, **{k: np.zeros(2) for k in yuv}})
-            row["n"] += here.sum()
-            for k, uv in yuv.items():
-                row[k] += uv[here].sum(0)
-    total = sum(row["n"] for row in sums.values())
-    lines = ["| truth's hue | share | " + " | ".join(["truth", *models]) + " |", "|---|--:|" + "---|" * (len(models) + 1)]
-    for c, row in sorted(sums.items()):
+            row[0] += here.sum()
+            row[1] += truth[here].sum(0)
+            row[2] += refined[here].sum(0)
+    return sums
+
+
+def hue_table(sums: dict) -> str:
+    """Markdown: per hue class, its share of the pixels, the truth's mean (U, V) and each model's (`hue_sums` by model)."""
+    first = next(iter(sums.values()))
+    total = sum(n for n, _, _ in first.values())
+    lines = ["| truth's hue | share | " + " | ".join(["truth", *sums]) + " |", "|---|--:|" + "---|" * (len(sums) + 1)]
+    for c, (n, truth, _) in first.items():
         name = "chroma < 0.03" if c < 0 else f"{c * 60}–{c * 60 + 60}°"
-        means = [row[k] / max(row["n"], 1) for k in ["truth", *models]]
-        lines.append(f"| {name} | {row['n'] / total:.0%} | " + " | ".join(f"{a:+.3f}, {b:+.3f}" for a, b in means) + " |")
+        means = [truth / max(n, 1)] + [model[c][2] / max(n, 1) for model in sums.values()]
+        lines.append(f"| {name} | {n / total:.0%} | " + " | ".join(f"{a:+.3f}, {b:+.3f}" for a, b in means) + " |")
     return "\n".join(lines)
-
-
-def strip(models: dict, photos, path, cell_height: int = 120) -> None:
-    """A PNG: gray | each model's refined output | truth, one row per photo."""
-    rows = []
-    for photo in photos:
-        truth = read_image(photo)[0].astype(np.float32)
-        gray = rgb_to_gray(truth)
-        rows.append([np.repeat(gray[..., None], 3, -1), *(colorize_image(gray, m) for m in models.values()), truth])
-    write_png(path, grid(rows, cell_height, 3))
 
 
 def main(argv=None):
@@ -176,14 +179,20 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.45)
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument("--strip", type=Path, help="PNG: gray | start | each variant | truth, first --rows photos")
-    parser.add_argument("--rows", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=4, help="photos in the strip")
     args = parser.parse_args(argv)
     models = {"start": load_model(args.model)}
+    means = None                                # every window's mean (U, V): computed once, if a variant resamples
     for variant in args.variants.split(","):
         out = args.workdir / variant
         if not (out / "model.npz").exists():
             out.mkdir(parents=True, exist_ok=True)
-            jobs = {c: (args.model, c, variant, args.data, args.steps, args.lr, out) for c in CHROMA_RANGES}
+            p = None
+            for kind, value in _parts(variant):
+                if kind in ("windows", "hue"):
+                    means = window_chroma(ShardData(args.data), models["start"].out) if means is None else means
+                    p = sampling_weights(kind, value, means)
+            jobs = {c: (args.model, c, variant, p, args.data, args.steps, args.lr, out) for c in CHROMA_RANGES}
             outcomes = run_in_processes(finetune, jobs, lambda *said: None)
             model = load_model(args.model)
             for channel, (kind, value) in outcomes.items():
@@ -193,16 +202,22 @@ def main(argv=None):
             model.meta = {"experiment": f"rebalance {variant}, {args.steps} steps at lr {args.lr} from {args.model}"}
             model.save(out / "model.npz")
         models[variant] = load_model(out / "model.npz")
+    photos = list_images(args.val_photos)
     print("| model | refined PSNR RGB | AuC | colourfulness / truth's | network's |\n|---|--:|--:|--:|--:|")
-    for name, model in models.items():
-        o = evaluate(args.val_photos, model)["overall"]
-        r = o["refined"]
+    sums, shown = {}, {}
+    for name, model in models.items():      # each model colorizes each photo once: scores, hue table and strip
+        results = evaluate(photos, model, keep_images=photos)
+        o, r = results["overall"], results["overall"]["refined"]
         print(f"| {name} | {r['psnr_rgb']:.2f} (gray {o['gray']['psnr_rgb']:.2f}) | {r['auc']:.4f} | "
               f"{r['colourfulness_ratio']:.2f} | {o['network']['colourfulness_ratio']:.2f} |")
+        sums[name] = hue_sums(results["outputs"])
+        shown[name] = [results["outputs"][str(p)] for p in photos[:args.rows]]
     print()
-    print(hue_table(models, list_images(args.val_photos)))
+    print(hue_table(sums))
     if args.strip:
-        strip(models, list_images(args.val_photos)[:args.rows], args.strip)
+        first = next(iter(shown.values()))
+        write_png(args.strip, grid([[row["gray"], *(shown[name][i]["refined"] for name in shown), row["truth"]]
+                                    for i, row in enumerate(first)], 120, 3))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from benchmarks.rebalance import Q, Resampled, pixel_weights, sampling_weights, weighted_losses
+from benchmarks.rebalance import Q, Resampled, hue_sums, hue_table, pixel_weights, sampling_weights, weighted_losses
 from colorize.losses import LOSSES
 from colorize.model import CHROMA_RANGES
 
@@ -65,3 +65,15 @@ def test_resampled_batches_follow_the_probabilities_and_repeat_for_a_step():
     rows = source.batch(0, 3, 64).ravel()
     assert set(rows) == {2, 7}
     np.testing.assert_array_equal(rows, source.batch(0, 3, 64).ravel())
+
+
+def test_hue_sums_split_the_truths_pixels_by_hue_and_the_table_gives_their_means():
+    truth = np.full((4, 6, 3), 0.5, np.float32)
+    truth[:, 3:] = (0.2, 0.7, 0.2)                          # right half green: U < 0, V < 0, sector 240-300°
+    sums = hue_sums({"photo": {"truth": truth, "refined": np.full_like(truth, 0.5)}})
+    assert [sums[c][0] for c in (-1, 4)] == [12, 12] and sum(row[0] for row in sums.values()) == 24
+    np.testing.assert_allclose(sums[-1][1], 0, atol=1e-6)
+    assert sums[4][1][0] < 0 and sums[4][1][1] < 0                       # the truth's green...
+    np.testing.assert_allclose(sums[4][2], 0, atol=1e-6)                # ...and a gray prediction there
+    row = [line for line in hue_table({"gray": sums}).splitlines() if line.startswith("| 240–300°")][0]
+    assert row.startswith("| 240–300° | 50% |") and row.endswith("| +0.000, +0.000 |")
