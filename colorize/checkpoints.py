@@ -30,7 +30,7 @@ def checkpoint_settings(model_path) -> tuple[dict, Path] | None:
     for channel in CHROMA_RANGES:
         path = checkpoint_path(model_path, channel)
         if path.exists():
-            meta = load_meta(path)              # the arrays are read once, when training resumes
+            meta = load_meta(path)              # the settings only: check_resume and the resume read the arrays
             if not isinstance(meta.get("config"), dict):
                 raise ValueError(f"checkpoint {path} holds no training settings")
             return {**dict.fromkeys(NEWER_SETTINGS), **meta["config"]}, path
@@ -78,9 +78,9 @@ def check_resume(model_path, config: TrainConfig, data, note) -> None:
 
     Reads every checkpoint whole, as the resume will (a damaged one, with a bad
     CRC, broken deflate data, NaN weights or arrays of other shapes, is refused
-    now, not after the other network has trained). Refuses (ValueError) a
-    checkpoint past ``config.iterations``
-    (its weights are those of more steps than asked for) or made on other
+    now, not after the other network has trained; TrainingError for settings
+    other than ``config``'s). Refuses (ValueError) a checkpoint past
+    ``config.iterations`` (its weights are those of more steps than asked for) or made on other
     data (its ``data_fingerprint`` differs from `data`'s); tells ``note``
     when there is no checkpoint (training starts at step 0) or when one made
     before fingerprints were recorded cannot be checked.

@@ -86,6 +86,13 @@ def _worker(task, name, args, expected, messages):
             messages.put(("interrupted" if isinstance(e, Interrupted) else "error", name, str(e)))
 
 
+def _interrupt(procs) -> None:
+    """SIGINT to each of ``procs`` still running: it stops as on Ctrl-C."""
+    for proc in procs:
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGINT)
+
+
 def run_in_processes(task, jobs: dict, report, expected=(Interrupted, ValueError, OSError)) -> dict:
     """Run ``task(*jobs[name], report, stop)`` for every name at once, each in a process of its own.
 
@@ -122,8 +129,7 @@ def run_in_processes(task, jobs: dict, report, expected=(Interrupted, ValueError
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
         if flag.raised:                         # Ctrl-C while they started: every one hears it
-            for proc in procs.values():
-                os.kill(proc.pid, signal.SIGINT)
+            _interrupt(procs.values())
         while len(outcomes) < len(procs):
             try:
                 kind, name, value = messages.get(timeout=0.5)
@@ -139,9 +145,7 @@ def run_in_processes(task, jobs: dict, report, expected=(Interrupted, ValueError
                 continue
             outcomes[name] = (kind, value)
             if kind == "error":                 # the others stop as on Ctrl-C (saving what lets them resume)
-                for other, proc in procs.items():
-                    if other not in outcomes and proc.is_alive():
-                        os.kill(proc.pid, signal.SIGINT)
+                _interrupt(proc for other, proc in procs.items() if other not in outcomes)
         for proc in procs.values():
             proc.join()
     return outcomes

@@ -11,8 +11,8 @@ Asked in this order, the first that answers:
    Windows, ``numpy/.dylibs`` on macOS), through its
    ``openblas_get_num_threads`` under one of the names its builds export;
 2. threadpoolctl, if it is installed (optional, not a dependency of vcnn):
-   the thread count of the BLAS pool it finds (MKL, BLIS, a system OpenBLAS,
-   Accelerate's vecLib in recent versions).
+   the thread count of the first BLAS pool it finds (MKL, BLIS, FlexiBLAS,
+   a system OpenBLAS; Accelerate is not among them: it goes to step 3).
 
 Both read the library's current setting, so a limit set at run time
 (``threadpoolctl.threadpool_limits``) is seen. Failing both,
@@ -31,15 +31,15 @@ import numpy as np
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
             "openblas_get_num_threads64_", "openblas_get_num_threads")
 
-# The variables each BLAS reads at start-up, first match wins; None: always one thread.
+# The variables each BLAS reads at start-up, first match wins.
 _VARIABLES = {
     "openblas": ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"),
     "mkl": ("MKL_NUM_THREADS", "OMP_NUM_THREADS"),
     "accelerate": ("VECLIB_MAXIMUM_THREADS",),
     "blis": ("BLIS_NUM_THREADS", "OMP_NUM_THREADS"),
-    "reference": None,            # netlib BLAS has no threads
+    "reference": (),              # netlib BLAS has no threads
 }
-_SINGLE_THREADED_BY_DEFAULT = ("blis",)    # BLIS runs on one thread unless a variable says otherwise
+_SINGLE_THREADED_BY_DEFAULT = ("blis", "reference")   # one thread unless a variable says otherwise
 
 
 @functools.cache
@@ -62,7 +62,7 @@ def _openblas_getter():
 
 @functools.cache
 def _threadpoolctl_blas():
-    """threadpoolctl's controller of the BLAS numpy loaded (the first BLAS pool it finds), or None."""
+    """threadpoolctl's controller of the first BLAS pool it finds (numpy's, unless another BLAS was loaded first), or None."""
     try:
         import threadpoolctl
     except ImportError:
@@ -71,6 +71,7 @@ def _threadpoolctl_blas():
     return pools[0] if pools else None
 
 
+@functools.cache
 def _blas_vendor() -> str:
     """'openblas', 'mkl', 'accelerate', 'blis', 'reference' or '' (unknown): the BLAS numpy was built against."""
     try:
@@ -91,10 +92,7 @@ def threads_from_environment(environ=os.environ, vendor: str = "openblas") -> in
     this process may run on. An unknown vendor is read through
     ``OMP_NUM_THREADS`` alone.
     """
-    names = _VARIABLES.get(vendor, ("OMP_NUM_THREADS",))
-    if names is None:
-        return 1
-    for name in names:
+    for name in _VARIABLES.get(vendor, ("OMP_NUM_THREADS",)):
         value = environ.get(name, "").split(",")[0].strip()
         if value.isdigit() and int(value) > 0:
             return int(value)

@@ -236,8 +236,6 @@ def _checked(path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"model file {path} does not exist")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"model file {path} is not a valid .npz (not a zip archive)")
     check_npz(path)                             # also refuses pickled (object) arrays
     return path
 
