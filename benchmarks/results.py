@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from colorize.resample import resize
+from vcnn._threads import blas_pools
 from vcnn.atomic import atomic_path
 
 
@@ -66,15 +67,13 @@ def cpu_model() -> str:
 def blas_info() -> str:
     """The BLAS libraries loaded, as threadpoolctl reports them (kernel = 'architecture').
 
-    numpy's comes first: it is the one the GEMMs of vcnn call. scipy or torch
-    may load others.
+    numpy's comes first (:func:`vcnn._threads.blas_pools`): it is the one the
+    GEMMs of vcnn call. scipy, OpenCV or torch may load others.
     """
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
+    pools = blas_pools()
+    if pools is None:
         return "unknown (threadpoolctl not installed)"
-    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    pools.sort(key=lambda p: "numpy" not in p.get("filepath", ""))
+    pools = [pool.info() for pool in pools]
     described = [f"{Path(p.get('filepath', '?')).parent.name}/: {p.get('internal_api')} {p.get('version')}, "
                  f"kernel {p.get('architecture')}, {p.get('num_threads')} threads" for p in pools]
     return "; ".join(described) or "unknown (no BLAS pool found)"

@@ -11,8 +11,11 @@ Asked in this order, the first that answers:
    Windows, ``numpy/.dylibs`` on macOS), through its
    ``openblas_get_num_threads`` under one of the names its builds export;
 2. threadpoolctl, if it is installed (optional, not a dependency of vcnn):
-   the thread count of the first BLAS pool it finds (MKL, BLIS, FlexiBLAS,
-   a system OpenBLAS; Accelerate is not among them: it goes to step 3).
+   the thread count of numpy's BLAS pool, the one whose library lies in
+   numpy's wheel (:func:`blas_pools`), else of the first BLAS pool it finds
+   (MKL, BLIS, FlexiBLAS, a system OpenBLAS; Accelerate is not among them:
+   it goes to step 3). The first is not always numpy's: scipy, OpenCV and
+   torch bring their own BLAS, and whichever was loaded first is listed first.
 
 Both read the library's current setting, so a limit set at run time
 (``threadpoolctl.threadpool_limits``) is seen. Failing both,
@@ -43,10 +46,16 @@ _SINGLE_THREADED_BY_DEFAULT = ("blis", "reference")   # one thread unless a vari
 
 
 @functools.cache
+def _numpy_wheel_dirs() -> tuple:
+    """Where numpy's wheel keeps its libraries: ``numpy.libs`` (Linux, Windows), ``numpy/.dylibs`` (macOS)."""
+    numpy_dir = Path(np.__file__).resolve().parent
+    return numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs"
+
+
+@functools.cache
 def _openblas_getter():
     """The ``get_num_threads`` function of the OpenBLAS in numpy's wheel, or None."""
-    numpy_dir = Path(np.__file__).resolve().parent
-    paths = [*(numpy_dir.parent / "numpy.libs").glob("*openblas*"), *(numpy_dir / ".dylibs").glob("*openblas*")]
+    paths = [path for folder in _numpy_wheel_dirs() for path in folder.glob("*openblas*")]
     for path in sorted(paths):
         try:
             lib = ctypes.CDLL(str(path))              # already loaded by numpy: the same library, not a copy
@@ -60,14 +69,26 @@ def _openblas_getter():
     return None
 
 
-@functools.cache
-def _threadpoolctl_blas():
-    """threadpoolctl's controller of the first BLAS pool it finds (numpy's, unless another BLAS was loaded first), or None."""
+def blas_pools() -> list | None:
+    """threadpoolctl's controllers of the BLAS pools loaded, numpy's first; None if threadpoolctl is not installed.
+
+    numpy's pool is the one whose library lies in numpy's wheel
+    (``numpy.libs/``, ``numpy/.dylibs/``). The others (scipy's, OpenCV's,
+    torch's, and numpy's own when it does not come from a wheel) keep
+    threadpoolctl's order. The benchmarks describe the machine with it too.
+    """
     try:
         import threadpoolctl
     except ImportError:
         return None
     pools = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    return sorted(pools, key=lambda pool: Path(pool.filepath).resolve().parent not in _numpy_wheel_dirs())
+
+
+@functools.cache
+def _threadpoolctl_blas():
+    """threadpoolctl's controller of numpy's BLAS pool (else of the first it finds), or None."""
+    pools = blas_pools()
     return pools[0] if pools else None
 
 

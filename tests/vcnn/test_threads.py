@@ -1,6 +1,10 @@
 """vcnn._threads: the BLAS thread count that a layer's block size follows."""
 import os
+import sys
+import types
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vcnn import _threads
@@ -34,6 +38,71 @@ def test_without_the_wheels_openblas_threadpoolctl_answers(monkeypatch):
     monkeypatch.setattr(_threads, "_threadpoolctl_blas", lambda: _Pool())
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     assert blas_threads() == 3
+
+
+class _FakeController:
+    """A BLAS pool as threadpoolctl lists it: a library's path and its thread count."""
+
+    def __init__(self, filepath, num_threads):
+        self.filepath, self.num_threads = str(filepath), num_threads
+        self.internal_api, self.version = "openblas", "0.3"
+
+    def info(self):
+        return {"user_api": "blas", "internal_api": self.internal_api, "version": self.version,
+                "num_threads": self.num_threads, "filepath": self.filepath, "architecture": "Haswell"}
+
+
+def fake_threadpoolctl(monkeypatch, pools):
+    """Have ``import threadpoolctl`` find a stand-in listing ``pools`` as the BLAS pools, in that order."""
+    class Controller:
+        def select(self, user_api):
+            assert user_api == "blas"
+            return types.SimpleNamespace(lib_controllers=pools)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", types.SimpleNamespace(ThreadpoolController=Controller))
+    monkeypatch.setattr(_threads, "_openblas_getter", lambda: None)     # threadpoolctl must answer
+
+
+NUMPY_DIR = Path(np.__file__).resolve().parent
+OTHERS = [_FakeController("/opt/numpy-tools/lib/python3/site-packages/scipy.libs/libscipy_openblas.so", 2),
+          _FakeController("/usr/lib/x86_64-linux-gnu/libopenblas.so.0", 4)]
+
+
+@pytest.fixture
+def fresh_cache():
+    """_threadpoolctl_blas remembers its pool: forget it before and after (the fakes must not outlive the test)."""
+    _threads._threadpoolctl_blas.cache_clear()
+    yield
+    _threads._threadpoolctl_blas.cache_clear()
+
+
+@pytest.mark.parametrize("numpys", [NUMPY_DIR.parent / "numpy.libs" / "libscipy_openblas64_-1.so",
+                                    NUMPY_DIR / ".dylibs" / "libscipy_openblas64_.0.dylib"])
+def test_threadpoolctl_is_asked_for_numpys_pool_not_the_first(monkeypatch, fresh_cache, numpys):
+    numpys = _FakeController(numpys, 1)
+    fake_threadpoolctl(monkeypatch, [*OTHERS, numpys])
+    assert _threads.blas_pools() == [numpys, *OTHERS]    # the others keep their order
+    assert blas_threads() == 1
+
+
+def test_without_numpys_pool_threadpoolctl_gives_the_first(monkeypatch, fresh_cache):
+    fake_threadpoolctl(monkeypatch, list(OTHERS))
+    assert _threads.blas_pools() == OTHERS
+    assert blas_threads() == 2
+
+
+def test_without_threadpoolctl_there_are_no_pools(monkeypatch, fresh_cache):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)      # import raises ImportError
+    assert _threads.blas_pools() is None
+    assert _threads._threadpoolctl_blas() is None
+
+
+def test_the_benchmarks_describe_numpys_pool_first(monkeypatch, fresh_cache):
+    from benchmarks.results import blas_info          # the machine lines of benchmarks/RESULTS.md
+    numpys = _FakeController(NUMPY_DIR.parent / "numpy.libs" / "libscipy_openblas64_-1.so", 1)
+    fake_threadpoolctl(monkeypatch, [*OTHERS, numpys])      # the first path holds "numpy" but is scipy's
+    assert blas_info().split("; ") == ["numpy.libs/: openblas 0.3, kernel Haswell, 1 threads",
+                                       "scipy.libs/: openblas 0.3, kernel Haswell, 2 threads",
+                                       "x86_64-linux-gnu/: openblas 0.3, kernel Haswell, 4 threads"]
 
 
 @pytest.mark.parametrize("value", ["1", "3"])
