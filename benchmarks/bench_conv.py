@@ -222,7 +222,8 @@ def main(argv=None):
         run(args, argv, clock="cpu" if count == 1 else "wall")   # on one thread CPU time: the waits for a core left out
 
 
-def run(args, argv, clock="wall"):
+def run(args, argv, clock):
+    """Measure, print and write this benchmark's section; ``clock`` as main chose it ("cpu" on one thread)."""
     runs = args.runs or (3 if args.quick else 5)
     cases = paper_cases(batches=(1, 8))
     if args.quick:
