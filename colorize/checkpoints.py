@@ -30,7 +30,7 @@ def checkpoint_settings(model_path) -> tuple[dict, Path] | None:
     for channel in CHROMA_RANGES:
         path = checkpoint_path(model_path, channel)
         if path.exists():
-            meta = load_meta(path)              # the settings only: check_resume and the resume read the arrays
+            meta = load_meta(path)              # the settings only: check_resume reads the arrays
             if not isinstance(meta.get("config"), dict):
                 raise ValueError(f"checkpoint {path} holds no training settings")
             return {**dict.fromkeys(NEWER_SETTINGS), **meta["config"]}, path
@@ -73,13 +73,15 @@ def save_checkpoint(path, net, opt, channel, step, config, log, elapsed, data_fi
     save_arrays(path, arrays, meta)
 
 
-def check_resume(model_path, config: TrainConfig, data, note) -> None:
+def check_resume(model_path, config: TrainConfig, data, note) -> dict:
     """Before resuming MODEL's checkpoints: refuse what cannot continue, say what is unusual.
 
-    Reads every checkpoint whole, as the resume will (a damaged one, with a bad
-    CRC, broken deflate data, NaN weights or arrays of other shapes, is refused
-    now, not after the other network has trained; TrainingError for settings
-    other than ``config``'s). Refuses (ValueError) a checkpoint past
+    Reads every checkpoint whole and returns what it read, {channel: (arrays,
+    meta)}, for the resume (:func:`resume_from`), which then need not read the
+    file again. A damaged checkpoint, with a bad CRC, broken deflate data, NaN
+    weights or arrays of other shapes, is refused now, not after the other
+    network has trained (TrainingError for settings other than ``config``'s).
+    Refuses (ValueError) a checkpoint past
     ``config.iterations`` (its weights are those of more steps than asked for) or made on other
     data (its ``data_fingerprint`` differs from `data`'s); tells ``note``
     when there is no checkpoint (training starts at step 0) or when one made
@@ -89,14 +91,17 @@ def check_resume(model_path, config: TrainConfig, data, note) -> None:
     if not found:
         note(f"--resume: no checkpoint of {model_path} ({checkpoint_path(model_path, 'u').name}) found; "
              f"training starts at step 0")
-        return
+        return {}
+    contents = {}
     older = None                                # older versions' fingerprint: hashes every pair, so once if at all
     for channel, path in found.items():
-        net = init_network(config.specs, config.seed, channel)  # a scratch network: the checkpoint is read whole
-        meta = _read_checkpoint(path, net, vcnn.SGD(net.parameters(), config.lr, config.momentum), config)
+        net = init_network(config.specs, config.seed, channel)  # a scratch network, to check every array
+        contents[channel] = load_arrays(path)
+        opt = vcnn.SGD(net.parameters(), config.lr, config.momentum)
+        meta = _read_checkpoint(path, net, opt, config, contents[channel])
         if meta["step"] > config.iterations:
-            raise ValueError(f"checkpoint {path} is at step {meta['step']}, past --iterations {config.iterations}: "
-                             f"give --iterations {meta['step']} or more to continue it")
+            raise ValueError(f"checkpoint {path} is at step {meta['step']}, past --iterations "
+                             f"{config.iterations}: give --iterations {meta['step']} or more to continue it")
         saved = meta.get("data_fingerprint")
         if saved is None:
             note(f"checkpoint {path.name} does not record its training data (made by an older version): "
@@ -107,6 +112,7 @@ def check_resume(model_path, config: TrainConfig, data, note) -> None:
                 raise ValueError(f"checkpoint {path} was trained on other data than {data_path_of(data)} "
                                  f"(fingerprint {saved[:12]}, this data {data.fingerprint[:12]}); "
                                  f"resume on the same data, or start a new model")
+    return contents
 
 
 def _content_fingerprint(data) -> str | None:
@@ -132,15 +138,21 @@ def _check_checkpoint_meta(meta: dict, path) -> None:
         raise ValueError(f"checkpoint {path}: a negative step, a non-finite time or a log row that is not a dict")
 
 
-def load_checkpoint(path, net, opt, config):
-    """Fill ``net`` and ``opt`` from a checkpoint made with ``config``'s settings; (step, log, elapsed)."""
-    meta = _read_checkpoint(path, net, opt, config)
+def load_checkpoint(path, net, opt, config, contents=None):
+    """Fill ``net`` and ``opt`` from a checkpoint made with ``config``'s settings; (step, log, elapsed).
+
+    ``contents``: the checkpoint's (arrays, meta) if already read from ``path``; else the file is read.
+    """
+    meta = _read_checkpoint(path, net, opt, config, contents)
     return meta["step"], meta["log"], meta["elapsed"]
 
 
-def _read_checkpoint(path, net, opt, config) -> dict:
-    """Fill ``net`` and ``opt`` from the checkpoint, every array and field checked; its metadata."""
-    arrays, meta = load_arrays(path)
+def _read_checkpoint(path, net, opt, config, contents=None) -> dict:
+    """Fill ``net`` and ``opt`` from the checkpoint (``contents``, else the file), every array and field checked.
+
+    Returns its metadata.
+    """
+    arrays, meta = contents or load_arrays(path)
     _check_checkpoint_meta(meta, path)
     if meta.get("config") != config.fingerprint():
         differences = setting_differences(meta.get("config") or {}, config, path) or [
@@ -154,17 +166,18 @@ def _read_checkpoint(path, net, opt, config) -> dict:
     return meta
 
 
-def resume_from(ckpt, net, opt, config, comm) -> tuple[int, list, float]:
+def resume_from(ckpt, net, opt, config, comm, contents=None) -> tuple[int, list, float]:
     """(step, log, elapsed) of the checkpoint, or (0, [], 0.0) without one.
 
-    Rank 0 reads it and sends its arrays to every rank (the other ranks need
-    not see the file), so that all start from the same state; an error
-    reading it is raised on every rank.
+    Rank 0 reads it (or takes ``contents``, what :func:`check_resume` read)
+    and sends its arrays to every rank (the other ranks need not see the
+    file), so that all start from the same state; an error reading it is
+    raised on every rank.
     """
     found = None
-    if comm.rank == 0 and ckpt.exists():
+    if comm.rank == 0 and (contents is not None or ckpt.exists()):
         try:
-            found = load_checkpoint(ckpt, net, opt, config)
+            found = load_checkpoint(ckpt, net, opt, config, contents)
         except (TrainingError, ValueError, OSError) as e:
             found = e
     found = comm.share(found)

@@ -86,7 +86,8 @@ def validation_losses(net, windows, channel, out, batch) -> dict:
 
 
 def train_channel(channel: str, net: vcnn.Network, data: DataSource, config: TrainConfig, model_path,
-                  resume: bool = False, report=None, stop=None, comm: Communicator | None = None) -> tuple[list, float]:
+                  resume: bool = False, report=None, stop=None, comm: Communicator | None = None,
+                  checkpoint=None) -> tuple[list, float]:
     """Train ``net``, the network of one channel ("u" or "v"), in place to ``config.iterations`` steps.
 
     Saves its checkpoint every ``checkpoint_every`` steps and at the end; on
@@ -95,6 +96,9 @@ def train_channel(channel: str, net: vcnn.Network, data: DataSource, config: Tra
     values, or a weight beyond MAX_WEIGHT) it raises :class:`TrainingError`
     and leaves the last good checkpoint as it was. ``report(channel, step, loss)`` is called after
     every step. Returns the loss log (rows as in ``MODEL.u.csv``) and the seconds spent.
+    With ``resume``, it starts from its checkpoint: ``checkpoint``, the
+    (arrays, meta) that :func:`colorize.checkpoints.check_resume` read of it,
+    else the file.
 
     With a communicator of K > 1 ranks (``comm``, default
     :func:`colorize.parallel.world`), every rank calls this with the same
@@ -110,7 +114,7 @@ def train_channel(channel: str, net: vcnn.Network, data: DataSource, config: Tra
     opt = vcnn.SGD(net.parameters(), config.lr, config.momentum, config.weight_decay)
     grads = [grad for _, _, grad in net.parameters()]
     ckpt = checkpoint_path(model_path, channel)
-    step, log, elapsed = resume_from(ckpt, net, opt, config, comm) if resume else (0, [], 0.0)
+    step, log, elapsed = resume_from(ckpt, net, opt, config, comm, checkpoint) if resume else (0, [], 0.0)
     schedule = parse_schedule(config.schedule)
     rows = share_of(config.batch, comm)
     weight = (rows.stop - rows.start) / config.batch    # the losses are means over this rank's rows only

@@ -38,18 +38,19 @@ class Trained:
     logs: dict
 
 
-def _train_in_worker(channel, data, config, model_path, resume, report, stop) -> tuple[dict, list, float]:
+def _train_in_worker(channel, data, config, model_path, resume, checkpoint, report, stop) -> tuple[dict, list, float]:
     """One channel in a worker process: its trained weights (as arrays), loss log and seconds."""
     net = init_network(config.specs, config.seed, channel)
-    log, seconds = train_channel(channel, net, data, config, model_path, resume, report, stop)
+    log, seconds = train_channel(channel, net, data, config, model_path, resume, report, stop, checkpoint=checkpoint)
     return network_arrays(net), log, seconds
 
 
-def _train_in_processes(model, data, config, model_path, resume, report) -> dict:
+def _train_in_processes(model, data, config, model_path, resume, checkpoints, report) -> dict:
     """Both channels at once, one process each; fills ``model``'s networks; channel -> (log, seconds)."""
     data.fingerprint                        # hashed once, here: the workers receive it with the data
-    outcomes = run_in_processes(_train_in_worker, {c: (c, data, config, model_path, resume) for c in CHROMA_RANGES},
-                                report, expected=(Interrupted, TrainingError, ValueError, OSError))
+    jobs = {c: (c, data, config, model_path, resume, checkpoints.get(c)) for c in CHROMA_RANGES}
+    outcomes = run_in_processes(_train_in_worker, jobs, report,
+                                expected=(Interrupted, TrainingError, ValueError, OSError))
     errors = [value for kind, value in outcomes.values() if kind == "error"]
     if errors:                                  # the other worker was stopped: say where
         raise TrainingError("; ".join(errors + [f"stopped {value}" for kind, value in outcomes.values()
@@ -140,15 +141,16 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     data: DataSource = open_data(data_path, config.patch, config.long_side)
     if note and comm.rank == 0 and data.description.get("gray_skipped"):
         note(skipped_gray(data.description["gray_skipped"]))
+    checkpoints = {}                            # what check_resume read: the resume does not read them again
     if resume and comm.rank == 0:
-        check_resume(model_path, config, data, note or (lambda line: None))
+        checkpoints = check_resume(model_path, config, data, note or (lambda line: None))
     model = ColorizationModel(config.specs, config.patch, rng=config.seed, long_side=data.description.get("long_side"))
     if jobs == 2:
-        results = _train_in_processes(model, data, config, model_path, resume, report)
+        results = _train_in_processes(model, data, config, model_path, resume, checkpoints, report)
     else:
         with sigint_sets(StopFlag()) as flag:
-            results = {c: train_channel(c, net, data, config, model_path, resume, report, flag, comm)
-                       for c, net in model.nets.items()}
+            results = {c: train_channel(c, net, data, config, model_path, resume, report, flag, comm,
+                                        checkpoints.get(c)) for c, net in model.nets.items()}
     if comm.rank:
         return None
     final = {c: {**(log[-1] if log else {}), "seconds": round(seconds, 1)} for c, (log, seconds) in results.items()}

@@ -387,10 +387,10 @@ def test_checkpoints_of_shards_fingerprinted_by_content_still_resume(photos, tmp
     assert "was trained on other data" in result.stderr
 
 
-def test_a_resume_reads_each_checkpoint_twice_and_hashes_the_shards_once(photos, tmp_path, monkeypatch):
-    """Each checkpoint is read whole twice: checked before training (a damaged V is refused before U
-    trains) and loaded when its network resumes (U's were read 3 times once); shards that older
-    checkpoints fingerprinted by content are hashed once for U and V (twice before)."""
+def test_a_resume_reads_each_checkpoint_once_and_hashes_the_shards_once(photos, tmp_path, monkeypatch):
+    """Each checkpoint is read whole once, checked before training (a damaged V is refused before U
+    trains), and its network resumes from what was read (twice before, U's 3 times once); shards that
+    older checkpoints fingerprinted by content are hashed once for U and V (twice before)."""
     import colorize.checkpoints
     data, model = tmp_path / "data", tmp_path / "m.npz"
     assert run("patches", photos, "-o", data, "--shard-size", 4, "--train-shards", 1).exit_code == 0
@@ -406,7 +406,30 @@ def test_a_resume_reads_each_checkpoint_twice_and_hashes_the_shards_once(photos,
     monkeypatch.setattr(ShardData, "content_fingerprint", lambda self: hashes.append(self) or real_hash(self))
     result = run("train", data, "-o", model, "--iterations", 2, "--resume")
     assert result.exit_code == 0, result.output
-    assert sorted(reads) == ["m.ckpt-u.npz"] * 2 + ["m.ckpt-v.npz"] * 2 and len(hashes) == 1
+    assert sorted(reads) == ["m.ckpt-u.npz", "m.ckpt-v.npz"] and len(hashes) == 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_resume_starts_from_what_the_check_read(photos, tmp_path, monkeypatch, jobs):
+    """The networks resume from the checkpoints as check_resume read them (with --jobs 2, in the worker
+    processes too), not from the files read again: spoilt after the check, they do not matter, and the
+    resumed run still ends bit for bit where the straight one does."""
+    train_module = sys.modules["colorize.train"]       # colorize.train is also the function
+    straight, resumed = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert run("train", photos, "-o", straight, "--iterations", 4, "--jobs", jobs, *TINY).exit_code == 0
+    assert run("train", photos, "-o", resumed, "--iterations", 2, "--jobs", jobs, *TINY).exit_code == 0
+    real = train_module.check_resume
+
+    def check_then_spoil(model_path, *args):
+        read = real(model_path, *args)
+        for channel in "uv":
+            checkpoint_path(model_path, channel).write_bytes(b"not a checkpoint")
+        return read
+
+    monkeypatch.setattr(train_module, "check_resume", check_then_spoil)
+    result = run("train", photos, "-o", resumed, "--iterations", 4, "--jobs", jobs, "--resume")
+    assert result.exit_code == 0, result.output
+    assert_same_weights(straight, resumed)
 
 
 @pytest.mark.parametrize("damage", ["nan", "shape"])
