@@ -4,14 +4,15 @@ Each callable runs one kind of pass over the whole batch by calling the
 layer's own code for it (``Conv2D._product``, ``_add_bias``, ``_dY``, the
 module's ``_phi_block``, ``_WeightGradient``, ``_dx_product``,
 ``_dx_adjoint``), block by block as :class:`vcnn.Conv2D` takes them (one
-sample on one BLAS thread, the whole batch on several), in the layer's own
+sample on one BLAS thread, its forward in strips of output rows whose φ
+fits in the L2 cache; the whole batch on several), in the layer's own
 buffers; so timing them one by one says where the layer's time goes, and a
 change to the layer changes what is timed. Used by ``bench_conv.py`` and
 ``bench_train.py``.
 """
 import numpy as np
 
-from vcnn.layers import Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _phi_block, _phi_is_x
+from vcnn.layers import Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _phi_block, _phi_is_x, _strips
 
 
 def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = True) -> dict:
@@ -27,19 +28,23 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
     layer.forward(x)
     layer.backward(dy, need_dx=need_dx)
     k, n = layer.k, x.shape[0]
-    blocks = _blocks(layer, n)
     W = layer.W.reshape(layer.c_out, -1)
     dx = layer._buffer("dx", x.shape) if need_dx else None
-    # What one pass hands the next, block by block, made once here. These are views of the layer's
-    # buffers, and blocks share buffers: with several blocks every cols[b] (k > 1) and every dY[b] is
-    # the same memory, holding the last block's values, and the passes below overwrite it in turn.
-    # So a pass computes with the right shapes and the right amount of work, not the right numbers.
+    blocks = _blocks(layer, n)
+    strips = [(s, e, strip) for s, e in blocks for strip in _strips(layer, x.shape, s, e)]   # forward's pieces
+    # What one pass hands the next, block by block (strip by strip in forward), made once here. These
+    # are views of the layer's buffers, and blocks share buffers: with several blocks every cols[b]
+    # (k > 1) and every dY[b] is the same memory, holding the last block's values, and the passes below
+    # overwrite it in turn. So a pass computes with the right shapes and the right amount of work, not
+    # the right numbers.
+    strip_cols = {p: _phi_block(layer, x, *p[:2], k, p[2]) for p in strips}
+    for p in strips:
+        layer._product(W, strip_cols[p], *p)
     cols = {b: _phi_block(layer, x, *b, k) for b in blocks}
-    Y = {b: layer._product(W, cols[b], *b) for b in blocks}
     dY = {b: layer._dY(dy, *b) for b in blocks}
 
-    def each(fn):
-        return lambda: [fn(b) for b in blocks]
+    def each(fn, over=blocks):
+        return lambda: [fn(b) for b in over]
 
     def weight_gradient():
         dW = _WeightGradient(layer, layer.dW.reshape(layer.c_out, -1))
@@ -47,11 +52,16 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
             dW.add(dY[b], cols[b])
         dW.finish()
 
+    def phi_twice():
+        for p in strips:
+            _phi_block(layer, x, *p[:2], k, p[2])
+        for b in blocks:
+            _phi_block(layer, x, *b, k)
+
     passes = {
-        ("φ", "φ(X), forward and again in backward"): each(lambda b: (_phi_block(layer, x, *b, k),
-                                                                       _phi_block(layer, x, *b, k))),
-        ("GEMM", "Y = W·φ(X)"): each(lambda b: layer._product(W, cols[b], *b)),
-        ("bias", "+ b (and ReLU), to (N, C, H, W)"): each(lambda b: layer._add_bias(Y[b], *b)),
+        ("φ", "φ(X), forward and again in backward"): phi_twice,
+        ("GEMM", "Y = W·φ(X)"): each(lambda p: layer._product(W, strip_cols[p], *p), strips),
+        ("bias", "+ b (and ReLU), to (N, C, H, W)"): each(lambda b: layer._add_bias(*b)),
         ("bias", "dY (ReLU mask), db"): each(lambda b: layer._dY(dy, *b)),
         ("GEMM", "dW += dY·φ(X)ᵀ"): weight_gradient,
     }

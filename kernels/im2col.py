@@ -2,10 +2,14 @@
 
 Layout (the one used everywhere in this project)::
 
-    cols[(c*k + i)*k + j, (n*Ho + oh)*Wo + ow] = x[n, c, oh + i, ow + j]
+    cols[(c*k + i)*k + j, (n*R + oh - oh0)*Wo + ow] = x[n, c, oh + i, ow + j]
 
 Rows are the receptive-field offsets (c, i, j), columns the output positions
 (n, oh, ow), both in C order, ``Ho = H - k + 1``, ``Wo = W - k + 1``.
+im2col takes a range of output rows oh0 ≤ oh < oh1 (R = oh1 - oh0 of them;
+R = Ho in col2im): the whole image is oh0 = 0, oh1 = Ho; a strip of rows is
+how a layer's forward keeps one sample's φ within the cache
+(:class:`vcnn.Conv2D`, Notes).
 
 Both loops are serial. They were ``prange`` loops; on this shared 2-core
 machine every parallel region waits at its barrier for a thread the
@@ -21,10 +25,10 @@ from numba import njit
 
 
 @njit(cache=True)
-def im2col(x, k, cols):
-    """Fill ``cols`` (C·k·k, N·Ho·Wo) with the receptive fields of ``x``."""
+def im2col(x, k, cols, oh0, oh1):
+    """Fill ``cols`` (C·k·k, N·R·Wo) with the receptive fields of ``x`` at output rows oh0..oh1-1."""
     n_batch, channels, height, width = x.shape
-    out_h = height - k + 1
+    rows = oh1 - oh0
     out_w = width - k + 1
     # One row per (c, i, j): every write is a contiguous run of Wo values.
     # The innermost loop runs over two 1-D views, with no index arithmetic,
@@ -35,9 +39,10 @@ def im2col(x, k, cols):
         i = (row // k) % k
         j = row % k
         for n in range(n_batch):
-            base = n * out_h * out_w
-            for oh in range(out_h):
-                dst = cols[row, base + oh * out_w:base + (oh + 1) * out_w]
+            base = n * rows * out_w
+            for oh in range(oh0, oh1):
+                start = base + (oh - oh0) * out_w
+                dst = cols[row, start:start + out_w]
                 src = x[n, c, oh + i, j:j + out_w]
                 for ow in range(out_w):
                     dst[ow] = src[ow]

@@ -9,7 +9,9 @@ weights (float32 by default; float64 for gradient checks) and refuses input
 of another dtype. ``backward`` consumes what ``forward`` kept: call it once
 per forward.
 """
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -66,18 +68,62 @@ def _blocks(layer, n: int):
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
+@functools.cache
+def l2_cache_bytes() -> int:
+    """The size of one core's L2 cache, read from Linux's sysfs; 1 MiB where it cannot be read."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() == "2":
+                size = (index / "size").read_text().strip().upper()
+                scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
+                return int(size.rstrip("KM")) * scale
+        except (OSError, ValueError):
+            break
+    return 1 << 20
+
+
+def _strips(layer, x_shape: tuple, s: int, e: int) -> list:
+    """(oh0, oh1) of the strips of output rows the forward GEMM of block s..e-1 takes in turn.
+
+    One strip, the whole height, unless the block is one sample, k > 1 and
+    the sample's φ is larger than ``layer.strip_bytes`` (default: half of
+    the L2 cache, :func:`l2_cache_bytes`); then as few strips of equal
+    height (±1) as keep each strip's φ within it, at least one row each.
+    See :class:`Conv2D`, Notes.
+    """
+    _, c, h, w = x_shape
+    k = layer.k
+    ho, wo = h - k + 1, w - k + 1
+    row_bytes = c * k * k * wo * layer.W.itemsize
+    budget = layer.strip_bytes or l2_cache_bytes() // 2
+    if e - s > 1 or k == 1 or row_bytes * ho <= budget:
+        return [(0, ho)]
+    count = math.ceil(ho / max(1, budget // row_bytes))
+    return [(ho * t // count, ho * (t + 1) // count) for t in range(count)]
+
+
 def _phi_is_x(k: int, s: int, e: int) -> bool:
     """Whether φ of the block of samples s..e-1 is X_s itself, (C, H·W): a 1×1 kernel and one sample."""
     return k == 1 and e - s == 1
 
 
-def _phi_block(layer, x: np.ndarray, s: int, e: int, k: int) -> np.ndarray:
-    """φ(X_s..e), (C·k·k, B·Ho·Wo): the block of φ(X)'s columns of samples s..e-1,
-    in the layer's kept buffer; for k = 1 and one sample, X_s itself (a view)."""
+def _phi_block(layer, x: np.ndarray, s: int, e: int, k: int, strip: tuple | None = None) -> np.ndarray:
+    """φ(X_s..e), (C·k·k, B·R·Wo): the block of φ(X)'s columns of samples s..e-1 at the output rows
+    ``strip`` (oh0, oh1) (all Ho of them by default, R = oh1 - oh0), in the layer's kept buffer;
+    for k = 1 and one sample, X_s itself (a view)."""
     if _phi_is_x(k, s, e):
         return x[s].reshape(x.shape[1], -1)
     _, c, h, w = x.shape
-    return phi(x[s:e], k, out=layer._buffer("cols", (c * k * k, (e - s) * (h - k + 1) * (w - k + 1))))
+    oh0, oh1 = strip or (0, h - k + 1)
+    cols = layer._buffer("cols", (c * k * k, (e - s) * (oh1 - oh0) * (w - k + 1)))
+    return phi(x[s:e], k, out=cols, rows=(oh0, oh1))
+
+
+def _columns(shape: tuple, s: int, e: int, strip: tuple) -> slice:
+    """Which columns of a block's (C, B·Ho·Wo) matrix the strip (oh0, oh1) of an (N, C, Ho, Wo) output has:
+    a contiguous range, since a block of several samples has one strip, the whole height."""
+    (oh0, oh1), wo = strip, shape[3]
+    return slice(oh0 * wo, oh0 * wo + (e - s) * (oh1 - oh0) * wo)
 
 
 def _dx_product(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int,
@@ -176,6 +222,28 @@ class Conv2D(_KeptBuffers):
     the three GEMMs) instead of keeping it from forward. For k = 1 and one
     sample, φ(X_n) is X_n itself: no im2col at all.
 
+    **Strips of output rows, forward.** One sample's φ is still larger
+    than the L2 cache (2 MB per core here) in the 32-channel nets: 5.3 MB
+    for a 4×4 layer on 54×54 maps, 2.3-2.7 MB for the 3×3 ones. So with one
+    sample per block and k > 1, forward cuts the sample's output rows into
+    strips whose φ fits in ``strip_bytes`` (default: half the L2 cache, in
+    the middle of the sizes that measured best, ``benchmarks/RESULTS.md``).
+    The columns of a strip, rows oh0..oh1-1, are a contiguous range of
+    φ(X_n)'s (its columns are ordered (oh, ow)), and so are those of Y_n::
+
+        Y_n[:, strip] = W · φ(X_n)[:, strip] (+ b, once per sample)
+
+    φ of a strip is written by im2col and read by the GEMM while it is in
+    the L2 cache (the 4×4 layer's forward: 15 % less time per sample). The
+    bias and ReLU stay per sample (one sample's y is 0.3 MB, in the cache).
+    Backward keeps whole samples: strips there (dW summed strip by strip,
+    φᵀ adding the k-1 input rows neighbouring strips share) measured no
+    faster on the quiet machine (the shorter dW GEMMs and a slower φᵀ ate
+    the cache's gain). y is BLAS's product column by column, so strips
+    change it by float32 round-off at most (BLAS may sum a narrower product
+    in another order; on the colorization nets' shapes numpy's OpenBLAS
+    gave the same bits).
+
     The layer keeps x (a reference: backward reads it again, so do not
     change it in between) and its buffers from batch to batch, so a step
     writes into memory that is already mapped. So are y and dx: **the
@@ -184,6 +252,7 @@ class Conv2D(_KeptBuffers):
     """
 
     samples_per_block = None       # None: 1 when BLAS has one thread, the whole batch otherwise (see Notes)
+    strip_bytes = None             # None: half the L2 cache, the largest φ of one strip (see Notes)
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):
         self.c_in, self.c_out, self.k = int(c_in), int(c_out), int(k)
@@ -203,20 +272,25 @@ class Conv2D(_KeptBuffers):
         self.y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
         W = self.W.reshape(self.c_out, -1)
         for s, e in _blocks(self, n):
-            Y = self._product(W, _phi_block(self, x, s, e, k), s, e)          # now the conv is a GEMM
-            self._add_bias(Y, s, e)
+            for strip in _strips(self, x.shape, s, e):
+                self._product(W, _phi_block(self, x, s, e, k, strip), s, e, strip)    # now the conv is a GEMM
+            self._add_bias(s, e)
         return self.y
 
     # The passes of one block, here so that benchmarks/passes.py times the layer's own code.
-    def _product(self, W, cols, s, e):
-        """W · φ(X_s..e), (C_out, B·Ho·Wo); for one sample written straight into y[s], its place."""
+    def _gemm_output(self, s, e):
+        """Where W · φ(X_s..e), (C_out, B·Ho·Wo), goes: for one sample y[s] itself, its place; else a buffer."""
         y = self.y[s:e].reshape(e - s, self.c_out, -1)
-        rows = y[0] if e - s == 1 else self._buffer("rows", (self.c_out, y.shape[2] * (e - s)))
-        return np.matmul(W, cols, out=rows)
+        return y[0] if e - s == 1 else self._buffer("rows", (self.c_out, y.shape[2] * (e - s)))
 
-    def _add_bias(self, Y, s, e):
-        """y[s:e] = Y + b (ReLU'd if fused), reshuffled to (B, C_out, Ho·Wo) when B > 1."""
-        kernels.bias_to_nchw(Y, self.b, self.y[s:e].reshape(e - s, self.c_out, -1), self.relu)
+    def _product(self, W, cols, s, e, strip):
+        """The columns of W · φ(X_s..e) at the output rows ``strip``, written into :meth:`_gemm_output`."""
+        return np.matmul(W, cols, out=self._gemm_output(s, e)[:, _columns(self.y.shape, s, e, strip)])
+
+    def _add_bias(self, s, e):
+        """y[s:e] = W · φ(X_s..e) + b (ReLU'd if fused), reshuffled to (B, C_out, Ho·Wo) when B > 1."""
+        kernels.bias_to_nchw(self._gemm_output(s, e), self.b, self.y[s:e].reshape(e - s, self.c_out, -1),
+                             self.relu)
 
     def _dY(self, dy, s, e):
         """dy of samples s..e-1 as rows (C_out, B·Ho·Wo), masked by [y > 0] if a ReLU is fused; adds Σ to db."""

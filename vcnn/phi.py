@@ -12,7 +12,7 @@ import kernels
 from vcnn._checks import as_nchw, check_kernel_size
 
 
-def phi(x: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
+def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None = None) -> np.ndarray:
     """Vectorize a batch: every receptive field of ``x`` as one column.
 
     Parameters
@@ -24,6 +24,10 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
         Buffer to fill (overwritten), e.g. one kept from the previous batch:
         φ is the largest array of a layer, and writing into memory already
         mapped spares the first-touch cost of a fresh one.
+    rows : (oh0, oh1), optional
+        Only the output rows oh0 ≤ oh < oh1 (a strip: R = oh1 - oh0 rows
+        instead of Ho; ``out`` then has N·R·Wo columns). For one image these
+        are the columns oh0·Wo … oh1·Wo - 1 of its whole φ.
 
     Returns
     -------
@@ -35,7 +39,8 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
     ------
     ValueError
         If ``x`` is not a non-empty float (N, C, H, W) array, ``k`` does not
-        fit, or ``out`` is not a buffer of the right shape and dtype.
+        fit, ``rows`` is not a range of output rows, or ``out`` is not a
+        buffer of the right shape and dtype.
 
     Notes
     -----
@@ -54,13 +59,16 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
     x = as_nchw(x)
     n, c, h, w = x.shape
     k = check_kernel_size(k, h, w)
-    shape = (c * k * k, n * (h - k + 1) * (w - k + 1))
+    oh0, oh1 = (0, h - k + 1) if rows is None else (int(r) for r in rows)
+    if not 0 <= oh0 < oh1 <= h - k + 1:
+        raise ValueError(f"rows must be (oh0, oh1) with 0 <= oh0 < oh1 <= {h - k + 1}, got {tuple(rows)}")
+    shape = (c * k * k, n * (oh1 - oh0) * (w - k + 1))
     if out is None:
         out = np.empty(shape, dtype=x.dtype)
     elif out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {x.dtype} array of shape {shape}, "
                          f"got {out.dtype} {out.shape}")
-    kernels.im2col(x, k, out)
+    kernels.im2col(x, k, out, oh0, oh1)
     return out
 
 

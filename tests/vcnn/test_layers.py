@@ -232,3 +232,82 @@ def test_the_default_block_is_one_sample_when_blas_has_one_thread_and_the_batch_
     assert _blocks(layer, 3) == [(0, 3)]
     layer.samples_per_block = 2
     assert _blocks(layer, 3) == [(0, 2), (2, 3)]
+
+
+def row_bytes(layer, w):
+    """Bytes of one output row of one sample's φ for ``layer`` on maps of width ``w``."""
+    return layer.c_in * layer.k ** 2 * (w - layer.k + 1) * layer.W.itemsize
+
+
+# (n, c_in, k, h, w, rows per strip): heights that do not divide Ho (7 rows at most 3 per strip: 2, 2, 3),
+# strips of one row, batch 1, and a 1x1 layer (never cut: its φ is X itself).
+STRIP_LAYER_CASES = [(3, 2, 3, 9, 6, 3), (1, 2, 4, 10, 7, 1), (1, 1, 3, 8, 8, 2), (2, 2, 1, 6, 5, 1),
+                     (1, 3, 4, 12, 9, 4)]
+
+
+@pytest.mark.parametrize("n,c_in,k,h,w,rows", STRIP_LAYER_CASES)
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv_forward_in_strips_of_output_rows_gives_the_naive_loops_numbers(n, c_in, k, h, w, rows, relu):
+    """One sample per block, its forward cut in strips of at most ``rows`` output rows: y, dx, dW and
+    db of the naive loops, twice in a row (the second step in kept buffers)."""
+    from vcnn.layers import _strips
+    layer = Conv2D(c_in, 3, k, rng=0, dtype=np.float64, relu=relu)
+    layer.samples_per_block = 1
+    layer.strip_bytes = rows * row_bytes(layer, w)
+    layer.b[:] = random(3, 1)
+    assert len(_strips(layer, (n, c_in, h, w), 0, 1)) == (1 if k == 1 else -(-(h - k + 1) // rows))
+    for seed in (2, 4):
+        x = random((n, c_in, h, w), seed)
+        z = naive.conv2d_forward(x, layer.W, layer.b)
+        np.testing.assert_allclose(layer.forward(x), np.maximum(z, 0) if relu else z, rtol=1e-12, atol=1e-12)
+        dy = random(z.shape, seed + 1)
+        dx, dW, db = naive.conv2d_backward(x, layer.W, dy * (z > 0) if relu else dy)
+        np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
+
+
+def test_conv_gradients_with_forward_in_strips():
+    layer = Conv2D(2, 3, 3, rng=0, dtype=np.float64, relu=True)
+    layer.b[:] = [0.3, -0.2, 0.1]
+    layer.samples_per_block = 1
+    layer.strip_bytes = 2 * row_bytes(layer, 6)             # 5 output rows, at most 2 per strip: 3 strips
+    check_layer(layer, random((2, 2, 7, 6), 1))
+
+
+@pytest.mark.parametrize("k", [1, 3, 4])
+def test_strips_change_float32_results_by_round_off_at_most(k):
+    """float32, strips of one row against none: y, and so dx, dW, db, to float32 round-off (BLAS may
+    sum a narrower product in another order)."""
+    whole, cut = (Conv2D(3, 4, k, rng=0, dtype=np.float32, relu=True) for _ in range(2))
+    for layer in (whole, cut):
+        layer.samples_per_block = 1
+    whole.strip_bytes = 1 << 40
+    cut.strip_bytes = 1
+    x = random((2, 3, 11, 10), 1, np.float32)
+    np.testing.assert_allclose(cut.forward(x), whole.forward(x), rtol=1e-5, atol=1e-6)
+    dy = random(whole.y.shape, 2, np.float32)
+    np.testing.assert_allclose(cut.backward(dy), whole.backward(dy), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cut.db, whole.db, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cut.dW, whole.dW, rtol=1e-5, atol=1e-5)
+
+
+def test_the_strip_rule():
+    """Strips tile the output rows in order, as few as keep each φ within the budget, of equal heights
+    (±1), at least one row each; one strip for a block of several samples, a 1x1 layer, a φ that fits."""
+    from vcnn.layers import _strips, l2_cache_bytes
+    layer = Conv2D(2, 3, 4)
+    one_row = row_bytes(layer, 20)                         # maps of 23×20: Ho = 20, Wo = 17
+    for budget_rows, count in [(20, 1), (100, 1), (19, 2), (10, 2), (7, 3), (3, 7), (1, 20)]:
+        layer.strip_bytes = budget_rows * one_row
+        strips = _strips(layer, (4, 2, 23, 20), 2, 3)
+        assert len(strips) == count
+        assert [oh0 for oh0, _ in strips] + [20] == [0] + [oh1 for _, oh1 in strips]
+        heights = [oh1 - oh0 for oh0, oh1 in strips]
+        assert max(heights) <= budget_rows and max(heights) - min(heights) <= 1
+    layer.strip_bytes = one_row // 2                       # less than one row: strips of one row
+    assert len(_strips(layer, (4, 2, 23, 20), 0, 1)) == 20
+    assert _strips(layer, (4, 2, 23, 20), 0, 2) == [(0, 20)]                     # two samples: never cut
+    assert _strips(Conv2D(2, 3, 1), (1, 2, 23, 20), 0, 1) == [(0, 23)]           # 1x1: never cut
+    layer.strip_bytes = None
+    assert 0 < l2_cache_bytes() and _strips(layer, (1, 2, 23, 20), 0, 1) == [(0, 20)]  # 14 KB of φ: fits

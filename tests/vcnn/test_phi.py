@@ -68,3 +68,31 @@ def test_phi_rejects_bad_input(x, k, message):
 def test_phi_adjoint_rejects_wrong_shape():
     with pytest.raises(ValueError, match=r"cols must have shape \(4, 9\)"):
         phi_adjoint(np.zeros((4, 8), np.float32), (1, 1, 4, 4), 2)
+
+
+def strips(out_h, height):
+    """Strips of ``height`` output rows, the last shorter when ``height`` does not divide ``out_h``."""
+    return [(o, min(o + height, out_h)) for o in range(0, out_h, height)]
+
+
+# (shape, k, strip height): heights that do not divide Ho, one-row strips, 1x1, 11x11, batch 1 and 2.
+STRIP_CASES = [((1, 2, 9, 7), 3, 2), ((2, 3, 10, 6), 4, 3), ((1, 1, 12, 9), 4, 1), ((2, 2, 8, 5), 1, 3),
+               ((1, 2, 11, 8), 3, 4), ((1, 1, 13, 13), 11, 2)]
+
+
+@pytest.mark.parametrize("shape,k,height", STRIP_CASES)
+def test_phi_of_a_strip_is_its_rows_of_the_whole_phi(shape, k, height):
+    x = np.random.default_rng(4).standard_normal(shape)
+    n, _, h, w = shape
+    ho, wo = h - k + 1, w - k + 1
+    whole = phi(x, k).reshape(-1, n, ho, wo)
+    for oh0, oh1 in strips(ho, height):
+        np.testing.assert_array_equal(phi(x, k, rows=(oh0, oh1)), whole[:, :, oh0:oh1].reshape(whole.shape[0], -1))
+    out = np.empty((whole.shape[0], n * 1 * wo))
+    assert phi(x, k, out=out, rows=(ho - 1, ho)) is out                   # a kept buffer of the strip's shape
+
+
+@pytest.mark.parametrize("rows", [(0, 0), (-1, 2), (2, 5), (3, 2)])
+def test_phi_rejects_rows_outside_the_output(rows):
+    with pytest.raises(ValueError, match=r"rows must be \(oh0, oh1\) with 0 <= oh0 < oh1 <= 4"):
+        phi(np.zeros((1, 1, 6, 6)), 3, rows=rows)
