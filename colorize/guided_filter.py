@@ -5,9 +5,11 @@ untouched luma Y as guide makes their edges follow the edges of Y.
 
 Every step is a mean over a (2r+1) x (2r+1) window. We compute those means
 with running sums (a row enters the window's sum as the window reaches it and
-leaves it as the window passes, then the same along each row), so the cost is
-O(H W) whatever the radius; the loops are Numba kernels (:mod:`kernels.box`)
-that stream over all the quantities a step needs at once. Windows are truncated at the border and divided by the number of
+leaves it as the window passes; along each row, a window's sum is the
+difference of two prefix sums), so the cost is O(H W) whatever the radius;
+the loops are Numba kernels (:mod:`kernels.box`) that stream over all the
+quantities a step needs at once, and the output is made as the box means of
+He's coefficients come, row by row. Windows are truncated at the border and divided by the number of
 pixels they actually hold (He's ``boxfilter(ones) = N`` convention): no
 padding, so no invented pixels.
 
@@ -27,7 +29,7 @@ def _box_mean(stack: np.ndarray, r: int) -> np.ndarray:
     """Box means of a float64 (Q, H, W) stack of planes, all at once (:func:`kernels.box_mean`)."""
     planes, _, width = stack.shape
     out = np.empty_like(stack)
-    kernels.box_mean(stack, r, np.empty((2 * planes + 1, width)), out)
+    kernels.box_mean(stack, r, np.empty((2 * planes + 2, width)), out)
     return out
 
 
@@ -152,15 +154,14 @@ def guided_filter(I: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.n
 
     # Two streaming passes, each a Numba loop: the box means of (I, I², p, I·p)
     # row by row, turned at once into He's coefficients (a, b), a plane each
-    # per channel of p; then the box means of (a, b) and the output.
+    # per channel of p; then the box means of (a, b) row by row, turned at once into the output.
     p3 = p.reshape(p.shape[:2] + (-1,))
     if p3.dtype not in (np.float32, np.float64):
         p3 = p3.astype(np.float64)
     I = I if I.dtype in (np.float32, np.float64) else I.astype(np.float64)
     height, width, channels = p3.shape
     ab = np.empty((2 * channels, height, width))
-    kernels.guided_coefficients(I, p3, radius, float(eps), np.empty((3 * (2 + 2 * channels) + 1, width)), ab)
-    mean_ab = _box_mean(ab, radius)
+    kernels.guided_coefficients(I, p3, radius, float(eps), np.empty((3 * (2 + 2 * channels) + 2, width)), ab)
     q = np.empty(p3.shape, dtype=p3.dtype)
-    kernels.guided_output(mean_ab, I, q)
+    kernels.guided_output(ab, radius, I, np.empty((2 * 2 * channels + 2, width)), q)
     return q.reshape(p.shape).astype(p.dtype, copy=False)

@@ -56,6 +56,16 @@ def test_matches_direct(shape, r, eps):
                                guided_filter_direct(I, p, r, eps), atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("r", [3, 18, 19, 20, 39])
+def test_matches_direct_on_rows_wider_than_the_window(r):
+    """40-wide rows: the window sums' interior (both ends inside the row) and borders, the interior
+    one column (r = 19), none (r = 20) and the whole row in every window (r = 39)."""
+    rng = np.random.default_rng(6)
+    I, p = rng.random((5, 40)), rng.random((5, 40))
+    np.testing.assert_allclose(guided_filter(I, p, r, 1e-3), guided_filter_direct(I, p, r, 1e-3), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(box_mean(I, r), box_mean_direct(I, r), atol=1e-12)
+
+
 def test_channels_filtered_independently_and_dtype_kept():
     rng = np.random.default_rng(3)
     I = rng.random((8, 10)).astype(np.float32)
