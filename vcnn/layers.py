@@ -86,17 +86,21 @@ def _strips(layer, x_shape: tuple, s: int, e: int) -> list:
     """(oh0, oh1) of the strips of output rows the forward GEMM of block s..e-1 takes in turn.
 
     One strip, the whole height, unless the block is one sample, k > 1 and
-    the sample's φ is larger than ``layer.strip_bytes`` (default: half of
-    the L2 cache, :func:`l2_cache_bytes`); then as few strips of equal
-    height (±1) as keep each strip's φ within it, at least one row each.
-    See :class:`Conv2D`, Notes.
+    the sample's φ is larger than ``layer.strip_bytes``; then as few strips
+    of equal height (±1) as keep each strip's φ within it, at least one row
+    each. By default (``strip_bytes`` None) a strip's φ and W together take
+    at most half of the L2 cache (:func:`l2_cache_bytes`), and a layer whose
+    W takes more than half of that is not cut: each strip's GEMM reads W
+    again, and strips of a row or two make thin, slow GEMMs (the paper's
+    4×4 layer, W 16 MB, took its step from 6.1 to 7.5 s in strips of one
+    row). See :class:`Conv2D`, Notes.
     """
     _, c, h, w = x_shape
     k = layer.k
     ho, wo = h - k + 1, w - k + 1
     row_bytes = c * k * k * wo * layer.W.itemsize
-    budget = layer.strip_bytes or l2_cache_bytes() // 2
-    if e - s > 1 or k == 1 or row_bytes * ho <= budget:
+    budget = layer.strip_bytes or l2_cache_bytes() // 2 - layer.W.nbytes
+    if e - s > 1 or k == 1 or row_bytes * ho <= budget or (layer.strip_bytes is None and budget < layer.W.nbytes):
         return [(0, ho)]
     count = math.ceil(ho / max(1, budget // row_bytes))
     return [(ho * t // count, ho * (t + 1) // count) for t in range(count)]
@@ -227,7 +231,8 @@ class Conv2D(_KeptBuffers):
     for a 4×4 layer on 54×54 maps, 2.3-2.7 MB for the 3×3 ones. So with one
     sample per block and k > 1, forward cuts the sample's output rows into
     strips whose φ fits in ``strip_bytes`` (default: half the L2 cache, in
-    the middle of the sizes that measured best, ``benchmarks/RESULTS.md``).
+    the middle of the sizes that measured best, ``benchmarks/RESULTS.md``,
+    less W's bytes; layers whose W is larger than that are not cut).
     The columns of a strip, rows oh0..oh1-1, are a contiguous range of
     φ(X_n)'s (its columns are ordered (oh, ow)), and so are those of Y_n::
 
@@ -252,7 +257,7 @@ class Conv2D(_KeptBuffers):
     """
 
     samples_per_block = None       # None: 1 when BLAS has one thread, the whole batch otherwise (see Notes)
-    strip_bytes = None             # None: half the L2 cache, the largest φ of one strip (see Notes)
+    strip_bytes = None             # the largest φ of one strip; None: half the L2 cache less W (see Notes)
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):
         self.c_in, self.c_out, self.k = int(c_in), int(c_out), int(k)

@@ -311,3 +311,16 @@ def test_the_strip_rule():
     assert _strips(Conv2D(2, 3, 1), (1, 2, 23, 20), 0, 1) == [(0, 23)]           # 1x1: never cut
     layer.strip_bytes = None
     assert 0 < l2_cache_bytes() and _strips(layer, (1, 2, 23, 20), 0, 1) == [(0, 20)]  # 14 KB of φ: fits
+
+
+def test_the_default_strip_keeps_phi_and_w_in_half_the_l2_cache_and_leaves_large_w_whole(monkeypatch):
+    import vcnn.layers
+    from vcnn.layers import _strips
+    monkeypatch.setattr(vcnn.layers, "l2_cache_bytes", lambda: 1 << 20)
+    thin = Conv2D(32, 32, 4)                               # W 64 KB: strips of φ ≤ 512 KB - 64 KB
+    strips = _strips(thin, (1, 32, 54, 54), 0, 1)          # φ 5.3 MB, 104 KB a row: 4 rows a strip
+    assert len(strips) == 13 and max(oh1 - oh0 for oh0, oh1 in strips) * row_bytes(thin, 54) <= (448 << 10)
+    wide = Conv2D(256, 64, 3)                              # W 576 KB > 256 KB: never cut by default
+    assert _strips(wide, (1, 256, 20, 20), 0, 1) == [(0, 18)]
+    wide.strip_bytes = 4 * row_bytes(wide, 20)             # unless told
+    assert len(_strips(wide, (1, 256, 20, 20), 0, 1)) == 5
