@@ -5,7 +5,7 @@ layer's own code for it (``Conv2D._product``, ``_add_bias``, ``_dY``, the
 module's ``_phi_block``, ``_WeightGradient``, ``_dx_product``,
 ``_dx_adjoint``), block by block as :class:`vcnn.Conv2D` takes them (one
 sample on one BLAS thread, its forward in strips of output rows whose φ
-fits in the L2 cache; the whole batch on several), in the layer's own
+and W fit in half the L2 cache, :func:`vcnn.layers._strips`; the whole batch on several), in the layer's own
 buffers; so timing them one by one says where the layer's time goes, and a
 change to the layer changes what is timed. Used by ``bench_conv.py`` and
 ``bench_train.py``.

@@ -74,7 +74,7 @@ def box_mean(img: np.ndarray, radius: int) -> np.ndarray:
         \\bar{x}_{ij} = \\frac{1}{|\\omega_{ij}|} \\sum_{(k,l) \\in \\omega_{ij}} x_{kl},
         \\quad \\omega_{ij} = [i-r, i+r] \\times [j-r, j+r] \\cap \\text{image}
 
-    computed from the summed-area table in O(H W), independent of r.
+    computed in O(H W), independent of r: running sums down the columns, prefix sums along the rows.
 
     Examples
     --------

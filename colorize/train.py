@@ -48,7 +48,7 @@ def _train_in_worker(channel, data, config, model_path, resume, checkpoint, repo
 def _train_in_processes(model, data, config, model_path, resume, checkpoints, report) -> dict:
     """Both channels at once, one process each; fills ``model``'s networks; channel -> (log, seconds)."""
     data.fingerprint                        # hashed once, here: the workers receive it with the data
-    jobs = {c: (c, data, config, model_path, resume, checkpoints.get(c)) for c in CHROMA_RANGES}
+    jobs = {c: (c, data, config, model_path, resume, checkpoints.pop(c, None)) for c in CHROMA_RANGES}
     outcomes = run_in_processes(_train_in_worker, jobs, report,
                                 expected=(Interrupted, TrainingError, ValueError, OSError))
     errors = [value for kind, value in outcomes.values() if kind == "error"]
@@ -141,7 +141,7 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     data: DataSource = open_data(data_path, config.patch, config.long_side)
     if note and comm.rank == 0 and data.description.get("gray_skipped"):
         note(skipped_gray(data.description["gray_skipped"]))
-    checkpoints = {}                            # what check_resume read: the resume does not read them again
+    checkpoints = {}                            # what check_resume read, handed on (popped): not read again
     if resume and comm.rank == 0:
         checkpoints = check_resume(model_path, config, data, note or (lambda line: None))
     model = ColorizationModel(config.specs, config.patch, rng=config.seed, long_side=data.description.get("long_side"))
@@ -150,7 +150,7 @@ def train(data_path, model_path, config: TrainConfig, resume: bool = False, jobs
     else:
         with sigint_sets(StopFlag()) as flag:
             results = {c: train_channel(c, net, data, config, model_path, resume, report, flag, comm,
-                                        checkpoints.get(c)) for c, net in model.nets.items()}
+                                        checkpoints.pop(c, None)) for c, net in model.nets.items()}
     if comm.rank:
         return None
     final = {c: {**(log[-1] if log else {}), "seconds": round(seconds, 1)} for c, (log, seconds) in results.items()}

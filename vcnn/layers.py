@@ -69,16 +69,17 @@ def _blocks(layer, n: int):
 
 
 @functools.cache
-def l2_cache_bytes() -> int:
-    """The size of one core's L2 cache, read from Linux's sysfs; 1 MiB where it cannot be read."""
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+def l2_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """The size of the L2 cache that the first core uses (some CPUs share one between cores), read from
+    Linux's sysfs (``root``); 1 MiB where it cannot be read. A cache entry that cannot be read is skipped."""
+    for index in sorted(Path(root).glob("index*")):
         try:
             if (index / "level").read_text().strip() == "2":
                 size = (index / "size").read_text().strip().upper()
                 scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
-                return int(size.rstrip("KM")) * scale
+                return int(size.rstrip("KM ")) * scale
         except (OSError, ValueError):
-            break
+            continue
     return 1 << 20
 
 
@@ -232,7 +233,8 @@ class Conv2D(_KeptBuffers):
     sample per block and k > 1, forward cuts the sample's output rows into
     strips whose φ fits in ``strip_bytes`` (default: half the L2 cache, in
     the middle of the sizes that measured best, ``benchmarks/RESULTS.md``,
-    less W's bytes; layers whose W is larger than that are not cut).
+    less W's bytes; a layer whose W is more than a quarter of the L2 cache
+    is not cut).
     The columns of a strip, rows oh0..oh1-1, are a contiguous range of
     φ(X_n)'s (its columns are ordered (oh, ow)), and so are those of Y_n::
 

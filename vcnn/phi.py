@@ -6,6 +6,8 @@ k×k×C receptive fields, so that a convolution becomes a single matrix product
 sums where fields overlap (col2im): if we im2col on the forward, we col2im on
 the backward.
 """
+import operator
+
 import numpy as np
 
 import kernels
@@ -20,7 +22,7 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None
     x : ndarray, float32 or float64, shape (N, C, H, W)
     k : int
         Kernel size; stride 1, valid placement.
-    out : ndarray, shape (C·k·k, N·Ho·Wo), C-contiguous, dtype of ``x``, optional
+    out : ndarray, shape (C·k·k, N·R·Wo), C-contiguous, dtype of ``x``, optional
         Buffer to fill (overwritten), e.g. one kept from the previous batch:
         φ is the largest array of a layer, and writing into memory already
         mapped spares the first-touch cost of a fresh one.
@@ -31,9 +33,9 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None
 
     Returns
     -------
-    cols : ndarray, shape (C·k·k, N·Ho·Wo), ``Ho = H - k + 1``, ``Wo = W - k + 1``
+    cols : ndarray, shape (C·k·k, N·R·Wo), ``Ho = H - k + 1``, ``Wo = W - k + 1``, R = Ho unless ``rows``
         Row index ordered (c, i, j), column index ordered (n, oh, ow), both
-        in C order: ``cols[(c·k + i)·k + j, (n·Ho + oh)·Wo + ow] = x[n, c, oh+i, ow+j]``.
+        in C order: ``cols[(c·k + i)·k + j, (n·R + oh - oh0)·Wo + ow] = x[n, c, oh+i, ow+j]``.
 
     Raises
     ------
@@ -59,9 +61,7 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None
     x = as_nchw(x)
     n, c, h, w = x.shape
     k = check_kernel_size(k, h, w)
-    oh0, oh1 = (0, h - k + 1) if rows is None else (int(r) for r in rows)
-    if not 0 <= oh0 < oh1 <= h - k + 1:
-        raise ValueError(f"rows must be (oh0, oh1) with 0 <= oh0 < oh1 <= {h - k + 1}, got {tuple(rows)}")
+    oh0, oh1 = (0, h - k + 1) if rows is None else _row_range(rows, h - k + 1)
     shape = (c * k * k, n * (oh1 - oh0) * (w - k + 1))
     if out is None:
         out = np.empty(shape, dtype=x.dtype)
@@ -115,3 +115,14 @@ def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None
                          f"got {out.dtype} {out.shape}")
     kernels.col2im(cols, k, out)                 # col2im zeroes each plane as it sums into it
     return out
+
+
+def _row_range(rows, ho: int) -> tuple:
+    """``rows`` checked to be two whole numbers 0 <= oh0 < oh1 <= ho."""
+    try:
+        oh0, oh1 = (operator.index(r) for r in rows)
+    except (TypeError, ValueError):
+        raise ValueError(f"rows must be two whole numbers (oh0, oh1), got {rows!r}") from None
+    if not 0 <= oh0 < oh1 <= ho:
+        raise ValueError(f"rows must be (oh0, oh1) with 0 <= oh0 < oh1 <= {ho}, got {(oh0, oh1)}")
+    return oh0, oh1

@@ -96,3 +96,9 @@ def test_phi_of_a_strip_is_its_rows_of_the_whole_phi(shape, k, height):
 def test_phi_rejects_rows_outside_the_output(rows):
     with pytest.raises(ValueError, match=r"rows must be \(oh0, oh1\) with 0 <= oh0 < oh1 <= 4"):
         phi(np.zeros((1, 1, 6, 6)), 3, rows=rows)
+
+
+@pytest.mark.parametrize("rows", [(0,), 3, (1.5, 3), ("0", "2"), (0, 1, 2)])
+def test_phi_rejects_rows_that_are_not_two_whole_numbers(rows):
+    with pytest.raises(ValueError, match=r"rows must be two whole numbers \(oh0, oh1\)"):
+        phi(np.zeros((1, 1, 6, 6)), 3, rows=rows)
