@@ -115,6 +115,7 @@ def train_channel(channel: str, net: vcnn.Network, data: DataSource, config: Tra
     grads = [grad for _, _, grad in net.parameters()]
     ckpt = checkpoint_path(model_path, channel)
     step, log, elapsed = resume_from(ckpt, net, opt, config, comm, checkpoint) if resume else (0, [], 0.0)
+    del checkpoint                                  # copied into net and opt: its arrays can go
     schedule = parse_schedule(config.schedule)
     rows = share_of(config.batch, comm)
     weight = (rows.stop - rows.start) / config.batch    # the losses are means over this rank's rows only
