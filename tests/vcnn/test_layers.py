@@ -174,6 +174,19 @@ def test_conv_with_fused_relu_gradients():
     check_layer(layer, random((2, 2, 6, 5), 1))
 
 
+def assert_two_steps_match_the_naive_loops(layer, shape, relu):
+    """y, dx, dW and db of the naive loops, for two batches of ``shape`` in a row (the second in kept buffers)."""
+    for seed in (2, 4):
+        x = random(shape, seed)
+        z = naive.conv2d_forward(x, layer.W, layer.b)
+        np.testing.assert_allclose(layer.forward(x), np.maximum(z, 0) if relu else z, rtol=1e-12, atol=1e-12)
+        dy = random(z.shape, seed + 1)
+        dx, dW, db = naive.conv2d_backward(x, layer.W, dy * (z > 0) if relu else dy)
+        np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
+
+
 @pytest.mark.parametrize("block", [1, 2, 3])
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("k", [1, 3])
@@ -183,15 +196,7 @@ def test_conv_gives_the_same_numbers_for_every_block_of_samples(block, relu, k):
     layer = Conv2D(2, 3, k, rng=0, dtype=np.float64, relu=relu)
     layer.samples_per_block = block
     layer.b[:] = random(3, 1)
-    for seed in (2, 4):
-        x = random((3, 2, 7, 6), seed)
-        h = naive.conv2d_forward(x, layer.W, layer.b)
-        np.testing.assert_allclose(layer.forward(x), np.maximum(h, 0) if relu else h, rtol=1e-12, atol=1e-12)
-        dy = random(h.shape, seed + 1)
-        dx, dW, db = naive.conv2d_backward(x, layer.W, dy * (h > 0) if relu else dy)
-        np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
-        np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
+    assert_two_steps_match_the_naive_loops(layer, (3, 2, 7, 6), relu)
 
 
 @pytest.mark.parametrize("block", [1, 2, 3])
@@ -256,15 +261,7 @@ def test_conv_forward_in_strips_of_output_rows_gives_the_naive_loops_numbers(n, 
     layer.strip_bytes = rows * row_bytes(layer, w)
     layer.b[:] = random(3, 1)
     assert len(_strips(layer, (n, c_in, h, w), 0, 1)) == (1 if k == 1 else -(-(h - k + 1) // rows))
-    for seed in (2, 4):
-        x = random((n, c_in, h, w), seed)
-        z = naive.conv2d_forward(x, layer.W, layer.b)
-        np.testing.assert_allclose(layer.forward(x), np.maximum(z, 0) if relu else z, rtol=1e-12, atol=1e-12)
-        dy = random(z.shape, seed + 1)
-        dx, dW, db = naive.conv2d_backward(x, layer.W, dy * (z > 0) if relu else dy)
-        np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
-        np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
+    assert_two_steps_match_the_naive_loops(layer, (n, c_in, h, w), relu)
 
 
 def test_conv_gradients_with_forward_in_strips():
