@@ -1,4 +1,6 @@
-"""How many threads numpy's BLAS runs a GEMM on: what a layer's block size follows.
+"""The machine as a layer's GEMMs see it: how many threads numpy's BLAS runs a GEMM on (what a
+layer's block size follows), and the size of the L2 cache (what its strips of output rows follow,
+:func:`l2_cache_bytes`).
 
 A conv layer's only parallel work is its GEMMs (φ, φᵀ and the elementwise
 passes are serial loops), so the thread count that matters is BLAS's, not
@@ -131,3 +133,18 @@ def blas_threads() -> int:
     if pool is not None:
         return max(1, int(pool.num_threads))
     return threads_from_environment(os.environ, _blas_vendor())
+
+
+@functools.cache
+def l2_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """The size of the L2 cache that the first core uses (some CPUs share one between cores), read from
+    Linux's sysfs (``root``); 1 MiB where it cannot be read. A cache entry that cannot be read is skipped."""
+    for index in sorted(Path(root).glob("index*")):
+        try:
+            if (index / "level").read_text().strip() == "2":
+                size = (index / "size").read_text().strip().upper()
+                scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
+                return int(size.rstrip("KM ")) * scale
+        except (OSError, ValueError):
+            continue
+    return 1 << 20

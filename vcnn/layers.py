@@ -9,15 +9,13 @@ weights (float32 by default; float64 for gradient checks) and refuses input
 of another dtype. ``backward`` consumes what ``forward`` kept: call it once
 per forward.
 """
-import functools
 import math
-from pathlib import Path
 
 import numpy as np
 
 import kernels
 from vcnn._checks import as_nchw, check_kernel_size
-from vcnn._threads import blas_threads
+from vcnn._threads import blas_threads, l2_cache_bytes
 from vcnn.phi import phi, phi_adjoint
 
 
@@ -68,21 +66,6 @@ def _blocks(layer, n: int):
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-@functools.cache
-def l2_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
-    """The size of the L2 cache that the first core uses (some CPUs share one between cores), read from
-    Linux's sysfs (``root``); 1 MiB where it cannot be read. A cache entry that cannot be read is skipped."""
-    for index in sorted(Path(root).glob("index*")):
-        try:
-            if (index / "level").read_text().strip() == "2":
-                size = (index / "size").read_text().strip().upper()
-                scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
-                return int(size.rstrip("KM ")) * scale
-        except (OSError, ValueError):
-            continue
-    return 1 << 20
-
-
 def _strips(layer, x_shape: tuple, s: int, e: int) -> list:
     """(oh0, oh1) of the strips of output rows the forward GEMM of block s..e-1 takes in turn.
 
@@ -90,7 +73,7 @@ def _strips(layer, x_shape: tuple, s: int, e: int) -> list:
     the sample's φ is larger than ``layer.strip_bytes``; then as few strips
     of equal height (±1) as keep each strip's φ within it, at least one row
     each. By default (``strip_bytes`` None) a strip's φ and W together take
-    at most half of the L2 cache (:func:`l2_cache_bytes`), and a layer whose
+    at most half of the L2 cache (:func:`vcnn._threads.l2_cache_bytes`), and a layer whose
     W takes more than half of that is not cut: each strip's GEMM reads W
     again, and strips of a row or two make thin, slow GEMMs (the paper's
     4×4 layer, W 16 MB, took its step from 6.1 to 7.5 s in strips of one

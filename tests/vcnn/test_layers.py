@@ -294,7 +294,8 @@ def test_strips_change_float32_results_by_round_off_at_most(k):
 def test_the_strip_rule():
     """Strips tile the output rows in order, as few as keep each φ within the budget, of equal heights
     (±1), at least one row each; one strip for a block of several samples, a 1x1 layer, a φ that fits."""
-    from vcnn.layers import _strips, l2_cache_bytes
+    from vcnn._threads import l2_cache_bytes
+    from vcnn.layers import _strips
     layer = Conv2D(2, 3, 4)
     one_row = row_bytes(layer, 20)                         # maps of 23×20: Ho = 20, Wo = 17
     for budget_rows, count in [(20, 1), (100, 1), (19, 2), (10, 2), (7, 3), (3, 7), (1, 20)]:
@@ -325,18 +326,3 @@ def test_the_default_strip_keeps_phi_and_w_in_half_the_l2_cache_and_leaves_large
     assert _strips(wide, (1, 256, 20, 20), 0, 1) == [(0, 18)]
     wide.strip_bytes = 4 * row_bytes(wide, 20)             # unless told
     assert len(_strips(wide, (1, 256, 20, 20), 0, 1)) == 5
-
-
-def test_l2_cache_bytes_reads_sysfs_skipping_what_it_cannot_read(tmp_path):
-    from vcnn.layers import l2_cache_bytes
-    (tmp_path / "index0").mkdir()                          # no 'level' file: skipped, not the end
-    (tmp_path / "index1").mkdir()
-    (tmp_path / "index1" / "level").write_text("1\n")
-    (tmp_path / "index1" / "size").write_text("48K\n")
-    (tmp_path / "index2").mkdir()
-    (tmp_path / "index2" / "level").write_text("2\n")
-    (tmp_path / "index2" / "size").write_text("2048K\n")
-    assert l2_cache_bytes(str(tmp_path)) == 2 << 20
-    (tmp_path / "index2" / "size").write_text("3M\n")
-    assert l2_cache_bytes(str(tmp_path / "index2" / "..")) == 3 << 20        # another path: not the cached answer
-    assert l2_cache_bytes(str(tmp_path / "nothing")) == 1 << 20               # no sysfs: the default

@@ -1,4 +1,4 @@
-"""vcnn._threads: the BLAS thread count that a layer's block size follows."""
+"""vcnn._threads: the BLAS thread count that a layer's block size follows, and the L2 cache's size."""
 import os
 import sys
 import types
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vcnn import _threads
-from vcnn._threads import blas_threads, threads_from_environment
+from vcnn._threads import blas_threads, l2_cache_bytes, threads_from_environment
 
 
 def _numpy_blas_threads(threadpoolctl):
@@ -133,3 +133,17 @@ def test_threads_from_the_environment_in_the_order_each_blas_reads_them():
     assert threads_from_environment({"BLIS_NUM_THREADS": "2"}, "blis") == 2
     # a BLAS we do not know: OMP_NUM_THREADS alone
     assert threads_from_environment({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "2"}, "") == 2
+
+
+def test_l2_cache_bytes_reads_sysfs_skipping_what_it_cannot_read(tmp_path):
+    (tmp_path / "index0").mkdir()                          # no 'level' file: skipped, not the end
+    (tmp_path / "index1").mkdir()
+    (tmp_path / "index1" / "level").write_text("1\n")
+    (tmp_path / "index1" / "size").write_text("48K\n")
+    (tmp_path / "index2").mkdir()
+    (tmp_path / "index2" / "level").write_text("2\n")
+    (tmp_path / "index2" / "size").write_text("2048K\n")
+    assert l2_cache_bytes(str(tmp_path)) == 2 << 20
+    (tmp_path / "index2" / "size").write_text("3M\n")
+    assert l2_cache_bytes(str(tmp_path / "index2" / "..")) == 3 << 20        # another path: not the cached answer
+    assert l2_cache_bytes(str(tmp_path / "nothing")) == 1 << 20               # no sysfs: the default
