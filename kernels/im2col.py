@@ -24,9 +24,15 @@ times ``colorize apply`` as it is now).
 from numba import njit
 
 
-@njit(cache=True)
-def im2col(x, k, cols, oh0, oh1):
-    """Fill ``cols`` (C·k·k, N·R·Wo) with the receptive fields of ``x`` at output rows oh0..oh1-1."""
+@njit(cache=True, fastmath={"reassoc"})
+def im2col(x, k, cols, oh0, oh1, sums=None):
+    """Fill ``cols`` (C·k·k, N·R·Wo) with the receptive fields of ``x`` at output rows oh0..oh1-1.
+
+    Given ``sums`` (C·k·k,), adds to it the sum of every row of ``cols`` as the row is written
+    (the mapping layer's db = Σ dP, without a second pass over dP). Each row's sum runs in
+    float64; ``reassoc`` lets LLVM keep several partial sums at once (vectorised), the same
+    sum in another order (it changes nothing in the copy).
+    """
     n_batch, channels, height, width = x.shape
     rows = oh1 - oh0
     out_w = width - k + 1
@@ -38,22 +44,38 @@ def im2col(x, k, cols, oh0, oh1):
         c = row // (k * k)
         i = (row // k) % k
         j = row % k
+        total = 0.0
         for n in range(n_batch):
             base = n * rows * out_w
             for oh in range(oh0, oh1):
                 start = base + (oh - oh0) * out_w
                 dst = cols[row, start:start + out_w]
                 src = x[n, c, oh + i, j:j + out_w]
-                for ow in range(out_w):
-                    dst[ow] = src[ow]
+                if sums is None:
+                    for ow in range(out_w):
+                        dst[ow] = src[ow]
+                else:
+                    for ow in range(out_w):
+                        v = src[ow]
+                        dst[ow] = v
+                        total += v
+        if sums is not None:
+            sums[row] += total
 
 
 @njit(cache=True)
-def col2im(cols, k, x):
+def col2im(cols, k, x, b=None, counts=None):
     """Write into ``x`` the sum of every column of ``cols`` put back on its receptive field.
 
     ``x`` (N, C, H, W) is overwritten, not added to: overlapping fields are
     summed, which makes this the exact adjoint of :func:`im2col`.
+
+    The mapping layer's forward in the same pass: given ``b`` (C·k·k,),
+    every value of row r of ``cols`` is summed as ``cols[r, ·] + b[r]``, and
+    given ``counts`` (H, W), each plane is then divided by it, pixel by
+    pixel: x = φᵀ(cols + b·1ᵀ) / counts, the same float operations in the
+    same order as adding b to cols, φᵀ, then dividing, without the two
+    extra passes over memory.
     """
     n_batch, channels, height, width = x.shape
     out_h = height - k + 1
@@ -76,7 +98,19 @@ def col2im(cols, k, x):
             for oh in range(out_h):
                 start = base + oh * out_w
                 for j in range(k):
+                    row = (c * k + i) * k + j
                     dst = x[n, c, oh + i, j:j + out_w]
-                    src = cols[(c * k + i) * k + j, start:start + out_w]
-                    for ow in range(out_w):
-                        dst[ow] += src[ow]
+                    src = cols[row, start:start + out_w]
+                    if b is None:
+                        for ow in range(out_w):
+                            dst[ow] += src[ow]
+                    else:
+                        bias = b[row]
+                        for ow in range(out_w):
+                            dst[ow] += src[ow] + bias
+        if counts is not None:
+            for h in range(height):
+                line = x[n, c, h]
+                scale = counts[h]
+                for w in range(width):
+                    line[w] /= scale[w]

@@ -137,16 +137,26 @@ def _dx_block(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, 
 class _WeightGradient:
     """dW = Σ_blocks dY_b · φ(X_b)ᵀ, summed one block of samples at a time.
 
-    Each term is computed as its transpose φ(X_b) · dY_bᵀ, (C_in·k·k, C_out):
-    OpenBLAS runs that product, whose output rows are those of φ, 3-6× faster
-    than dY_b · φ(X_b)ᵀ on the thin shapes of a 32-channel layer (and no
-    slower at 512). The transposed sum is written into ``dW`` at the end.
+    With ``transposed`` (Conv2D), each term is computed as its transpose
+    φ(X_b) · dY_bᵀ, (C_in·k·k, C_out): OpenBLAS runs that product, whose
+    output rows are those of φ, 3-6× faster than dY_b · φ(X_b)ᵀ on the thin
+    shapes of a 32-channel layer (and no slower at 512); the transposed sum
+    is written into ``dW`` at the end. Without it (the mapping layer, whose
+    dW has the many rows: C_out·k·k = 144 against C_in = 16 in ``deep8``),
+    the terms go straight into ``dW``: there that order is the faster one
+    (0.12 against 0.20 ms per sample, ``benchmarks/RESULTS.md``).
     """
 
-    def __init__(self, layer, dW):
-        self.layer, self.dW, self.total = layer, dW, None
+    def __init__(self, layer, dW, transposed=True):
+        self.layer, self.dW, self.transposed, self.total = layer, dW, transposed, None
 
     def add(self, dY, cols):
+        if not self.transposed:
+            if self.total is None:
+                self.total = np.matmul(dY, cols.T, out=self.dW)
+            else:
+                self.total += np.matmul(dY, cols.T, out=self.layer._buffer("dWt_term", self.dW.shape))
+            return
         shape = (cols.shape[0], dY.shape[0])
         if self.total is None:
             self.total = np.matmul(cols, dY.T, out=self.layer._buffer("dWt", shape))
@@ -154,7 +164,8 @@ class _WeightGradient:
             self.total += np.matmul(cols, dY.T, out=self.layer._buffer("dWt_term", shape))
 
     def finish(self):
-        self.dW[...] = self.total.T
+        if self.transposed:
+            self.dW[...] = self.total.T
 
 
 class Conv2D(_KeptBuffers):
@@ -337,7 +348,10 @@ class FullConv2D(_KeptBuffers):
     one sample per block φ₁(X_n) is X_n itself, (C_in, H·W), so P_n = W · X_n
     + b needs no transpose, P_n (1.4 MB in the colorization nets) stays in the
     cache for the φᵀ that reads it, and dX_n = Wᵀ · dP_n lands in the
-    activations' layout directly. P and dP share memory kept from batch to batch; the
+    activations' layout directly. The bias and the division by the counts run
+    inside φᵀ's pass (``kernels.col2im`` given b and counts), and db is summed
+    inside φ's (``kernels.im2col`` given db): one pass over P and one over dP,
+    no separate ones. P and dP share memory kept from batch to batch; the
     output y is a fresh array, dx the layer's own (overwritten by its next
     call), and backward reads the forward's x again (do not change it).
     With k = 8 it takes the 49×49 maps of the colorization net to 56×56.
@@ -374,13 +388,12 @@ class FullConv2D(_KeptBuffers):
         self.out_shape = (n, self.c_out, h + self.k - 1, w + self.k - 1)
         if getattr(self, "counts", None) is None or self.counts.shape != self.out_shape[2:]:
             self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
-        y = self._buffer("sum", self.out_shape)
+        y = np.empty(self.out_shape, dtype=self.W.dtype)    # fresh: the network's output, which callers keep
         for s, e in _blocks(self, n):
             P = np.matmul(self.W, _phi_block(self, x, s, e, 1),
                           out=self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
-            P += self.b[:, None]
-            phi_adjoint(P, (e - s,) + self.out_shape[1:], self.k, out=y[s:e])
-        return y / self.counts          # a fresh array: the network's output, which callers keep
+            kernels.col2im(P, self.k, y[s:e], self.b, self.counts)      # φᵀ(P + b) / counts, one pass
+        return y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.x is None:
@@ -390,14 +403,14 @@ class FullConv2D(_KeptBuffers):
         if dy.shape != self.out_shape:
             raise ValueError(f"dy must have shape {self.out_shape}, got {dy.shape}")
         g = np.divide(dy, self.counts, out=self._buffer("sum", dy.shape))
-        dW = _WeightGradient(self, self.dW)
+        dW = _WeightGradient(self, self.dW, transposed=False)
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
         for s, e in _blocks(self, x.shape[0]):
-            dP = phi(g[s:e], self.k, out=self._buffer("P", (self.W.shape[0], (e - s) * x[0, 0].size)))
+            dP = self._buffer("P", (self.W.shape[0], (e - s) * x[0, 0].size))
+            kernels.im2col(g[s:e], self.k, dP, 0, x.shape[2], self.db)   # dP = φ(g), and db += Σ dP
             x_cols = _phi_block(self, x, s, e, 1)
             dW.add(dP, x_cols)
-            self.db += np.sum(dP, axis=1)
             if need_dx:
                 _dx_block(self.W.T, dP, x_cols, dx, s, e, 1)             # dX = φ₁ᵀ(Wᵀ · dP)
         dW.finish()

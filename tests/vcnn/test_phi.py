@@ -102,3 +102,41 @@ def test_phi_rejects_rows_outside_the_output(rows):
 def test_phi_rejects_rows_that_are_not_two_whole_numbers(rows):
     with pytest.raises(ValueError, match=r"rows must be two whole numbers \(oh0, oh1\)"):
         phi(np.zeros((1, 1, 6, 6)), 3, rows=rows)
+
+
+# The kernels' extra duties for the mapping layer, compiled and as the plain Python loops they are
+# written as (``py_func``: what NUMBA_DISABLE_JIT=1 runs), against φ, φᵀ and numpy done separately.
+KERNEL_VARIANTS = ["jit", "python"]
+
+
+def kernel(fn, variant):
+    return fn if variant == "jit" else fn.py_func
+
+
+@pytest.mark.parametrize("variant", KERNEL_VARIANTS)
+@pytest.mark.parametrize("shape,k", [((2, 3, 7, 5), 3), ((1, 1, 12, 12), 8), ((3, 2, 5, 6), 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_col2im_with_bias_and_counts_is_the_mean_of_patches_plus_bias(variant, shape, k, dtype):
+    """col2im(cols, k, x, b, counts) = φᵀ(cols + b) / counts, bit for bit (same float operations, same order)."""
+    import kernels
+    rng = np.random.default_rng(7)
+    n, c, h, w = shape
+    cols = rng.standard_normal((c * k * k, n * (h - k + 1) * (w - k + 1))).astype(dtype)
+    b = rng.standard_normal(c * k * k).astype(dtype)
+    counts = phi_adjoint(np.ones((k * k, (h - k + 1) * (w - k + 1)), dtype), (1, 1, h, w), k)[0, 0]
+    out = np.full(shape, np.nan, dtype)                            # overwritten, not added to
+    kernel(kernels.col2im, variant)(cols, k, out, b, counts)
+    np.testing.assert_array_equal(out, phi_adjoint(cols + b[:, None], shape, k) / counts)
+
+
+@pytest.mark.parametrize("variant", KERNEL_VARIANTS)
+@pytest.mark.parametrize("shape,k", [((2, 3, 7, 5), 3), ((1, 1, 12, 12), 8), ((3, 2, 5, 6), 1)])
+def test_im2col_with_sums_adds_the_row_sums_of_phi(variant, shape, k):
+    import kernels
+    x = np.random.default_rng(8).standard_normal(shape).astype(np.float32)
+    whole = phi(x, k)
+    out = np.full(whole.shape, np.nan, np.float32)
+    sums = np.full(whole.shape[0], 0.5, np.float32)                 # added to, not overwritten
+    kernel(kernels.im2col, variant)(x, k, out, 0, shape[2] - k + 1, sums)
+    np.testing.assert_array_equal(out, whole)
+    np.testing.assert_allclose(sums, 0.5 + whole.astype(np.float64).sum(axis=1), rtol=1e-6, atol=1e-6)
