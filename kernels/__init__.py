@@ -8,6 +8,7 @@ kernel back into the plain Python loop it is written as.
 from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.color import yuv_to_rgb_in_gamut
 from kernels.elementwise import (
+    bias_in_place,
     bias_to_nchw,
     nchw_to_rows,
     relu_backward,
@@ -25,7 +26,7 @@ from kernels.naive_conv import (
 
 __all__ = [
     "im2col", "col2im",
-    "relu_forward", "relu_backward", "bias_to_nchw", "nchw_to_rows",
+    "relu_forward", "relu_backward", "bias_in_place", "bias_to_nchw", "nchw_to_rows",
     "conv_forward_direct", "conv_backward_direct",
     "full_conv_forward_direct", "full_conv_backward_direct",
     "box_mean", "guided_coefficients", "guided_output",

@@ -45,6 +45,28 @@ def bias_to_nchw(rows, b, y, relu=False):
                 y[n, c, p] = v if (v > 0 or not relu) else 0.0
 
 
+@njit(cache=True)
+def bias_in_place(y, b, relu=False):
+    """y[c, p] += b[c] for y shaped (C, P); with ``relu``, max(that, 0): :func:`bias_to_nchw` for one
+    sample, whose GEMM wrote its output in place.
+
+    The same arithmetic as ``bias_to_nchw(y, b, y[None], relu)``, as a loop over one 1-D view per
+    channel that reads and writes the same array: LLVM vectorises it, where the aliasing of the
+    two arguments of :func:`bias_to_nchw` keeps that loop scalar.
+    """
+    channels, plane = y.shape
+    for c in range(channels):
+        bias = b[c]
+        row = y[c]
+        if relu:
+            for p in range(plane):
+                v = row[p] + bias
+                row[p] = v if v > 0 else 0.0
+        else:
+            for p in range(plane):
+                row[p] += bias
+
+
 @njit(cache=True, fastmath={"reassoc"})
 def nchw_to_rows(dy, rows, db, y=None):
     """rows[c, n·P + p] = dy[n, c, p] and db[c] += Σ dy[:, c, :] (dy shaped (N, C, P)).

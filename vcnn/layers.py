@@ -289,9 +289,13 @@ class Conv2D(_KeptBuffers):
         return np.matmul(W, cols, out=self._gemm_output(s, e)[:, _columns(self.y.shape, s, e, strip)])
 
     def _add_bias(self, s, e):
-        """y[s:e] = W · φ(X_s..e) + b (ReLU'd if fused), reshuffled to (B, C_out, Ho·Wo) when B > 1."""
-        kernels.bias_to_nchw(self._gemm_output(s, e), self.b, self.y[s:e].reshape(e - s, self.c_out, -1),
-                             self.relu)
+        """y[s:e] = W · φ(X_s..e) + b (ReLU'd if fused), reshuffled to (B, C_out, Ho·Wo) when B > 1;
+        for one sample in place, where the GEMM wrote it (a loop LLVM vectorises)."""
+        if e - s == 1:
+            kernels.bias_in_place(self._gemm_output(s, e), self.b, self.relu)
+        else:
+            kernels.bias_to_nchw(self._gemm_output(s, e), self.b, self.y[s:e].reshape(e - s, self.c_out, -1),
+                                 self.relu)
 
     def _dY(self, dy, s, e):
         """dy of samples s..e-1 as rows (C_out, B·Ho·Wo), masked by [y > 0] if a ReLU is fused; adds Σ to db."""

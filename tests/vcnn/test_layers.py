@@ -326,3 +326,20 @@ def test_the_default_strip_keeps_phi_and_w_in_half_the_l2_cache_and_leaves_large
     assert _strips(wide, (1, 256, 20, 20), 0, 1) == [(0, 18)]
     wide.strip_bytes = 4 * row_bytes(wide, 20)             # unless told
     assert len(_strips(wide, (1, 256, 20, 20), 0, 1)) == 5
+
+
+@pytest.mark.parametrize("variant", ["jit", "python"])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_in_place_is_the_bias_pass_of_one_sample(variant, relu, dtype):
+    """kernels.bias_in_place (one sample, in place, vectorised) gives bias_to_nchw's numbers bit for bit,
+    compiled and as the plain Python loop (``py_func``: what NUMBA_DISABLE_JIT=1 runs)."""
+    import kernels
+    rows, b = random((3, 7), 1, dtype), random(3, 2, dtype)
+    expected = np.empty((1, 3, 7), dtype)
+    kernels.bias_to_nchw(rows, b, expected, relu)
+    fn = kernels.bias_in_place
+    fn = fn if variant == "jit" else getattr(fn, "py_func", fn)          # under NUMBA_DISABLE_JIT, fn is the loop
+    fn(rows, b, relu)
+    np.testing.assert_array_equal(rows, expected[0])
+    assert (rows == 0).any() == relu                       # the ReLU cut some, or none without it
