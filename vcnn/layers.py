@@ -137,18 +137,22 @@ def _dx_block(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, 
 class _WeightGradient:
     """dW = Σ_blocks dY_b · φ(X_b)ᵀ, summed one block of samples at a time.
 
-    With ``transposed`` (Conv2D), each term is computed as its transpose
-    φ(X_b) · dY_bᵀ, (C_in·k·k, C_out): OpenBLAS runs that product, whose
-    output rows are those of φ, 3-6× faster than dY_b · φ(X_b)ᵀ on the thin
-    shapes of a 32-channel layer (and no slower at 512); the transposed sum
-    is written into ``dW`` at the end. Without it (the mapping layer, whose
-    dW has the many rows: C_out·k·k = 144 against C_in = 16 in ``deep8``),
-    the terms go straight into ``dW``: there that order is the faster one
-    (0.12 against 0.20 ms per sample, ``benchmarks/RESULTS.md``).
+    OpenBLAS runs these thin products faster with the longer side of dW as
+    the output's rows. So when dW has at least as many columns as rows (a
+    conv layer's (C_out, C_in·k·k)), each term is computed as its transpose
+    φ(X_b) · dY_bᵀ, (C_in·k·k, C_out), whose output rows are those of φ:
+    3-6× faster than dY_b · φ(X_b)ᵀ on the thin shapes of a 32-channel layer
+    (and no slower at 512), and the transposed sum is written into ``dW`` at
+    the end. When dW has more rows (the mapping layer of the 32-wide nets,
+    (C_out·k·k, C_in) = (144, 16) in ``deep8``), the terms go straight into
+    ``dW``: 0.12 against 0.21 ms per sample there; the paper's mapping layer,
+    (64, 256), is the other way round, 0.71 transposed against 0.86
+    (one-off hand measurements, ``benchmarks/RESULTS.md``).
     """
 
-    def __init__(self, layer, dW, transposed=True):
-        self.layer, self.dW, self.transposed, self.total = layer, dW, transposed, None
+    def __init__(self, layer, dW):
+        self.layer, self.dW, self.total = layer, dW, None
+        self.transposed = dW.shape[1] >= dW.shape[0]
 
     def add(self, dY, cols):
         if not self.transposed:
@@ -407,7 +411,7 @@ class FullConv2D(_KeptBuffers):
         if dy.shape != self.out_shape:
             raise ValueError(f"dy must have shape {self.out_shape}, got {dy.shape}")
         g = np.divide(dy, self.counts, out=self._buffer("sum", dy.shape))
-        dW = _WeightGradient(self, self.dW, transposed=False)
+        dW = _WeightGradient(self, self.dW)
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
         for s, e in _blocks(self, x.shape[0]):

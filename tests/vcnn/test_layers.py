@@ -5,7 +5,8 @@ from vcnn import Conv2D, FullConv2D, ReLU, check_layer, im2col_gemm, naive
 
 # (n, c_in, c_out, k, h, w): every kernel size of the paper, odd sizes included.
 CONV_CASES = [(2, 1, 3, 1, 5, 7), (1, 2, 4, 3, 7, 6), (3, 3, 2, 4, 9, 8), (2, 2, 3, 8, 11, 9), (1, 1, 2, 11, 13, 12)]
-FULL_CASES = [(2, 3, 1, 8, 3, 4), (1, 2, 2, 3, 5, 5), (3, 1, 2, 1, 4, 3), (1, 4, 1, 4, 2, 6), (2, 2, 1, 11, 2, 2)]
+FULL_CASES = [(2, 3, 1, 8, 3, 4), (1, 2, 2, 3, 5, 5), (3, 1, 2, 1, 4, 3), (1, 4, 1, 4, 2, 6), (2, 2, 1, 11, 2, 2),
+              (2, 9, 1, 2, 3, 3)]   # the last: dW (4, 9), wider than tall (the others: taller)
 
 
 def random(shape, seed, dtype=np.float64):
