@@ -222,7 +222,9 @@ class Conv2D(_KeptBuffers):
     block; on the quiet machine 37 % slower, 0.55 s against 0.40 s,
     docs/HOW-VCNN-WORKS.md §7).
     Backward computes φ of a block again from x (an im2col costs a tenth of
-    the three GEMMs) instead of keeping it from forward. For k = 1 and one
+    the three GEMMs) instead of keeping it from forward (kept, the whole
+    batch's φ goes out to memory and back: 21 % slower per step, measured
+    twice, docs/HOW-VCNN-WORKS.md §7). For k = 1 and one
     sample, φ(X_n) is X_n itself: no im2col at all.
 
     **Strips of output rows, forward.** One sample's φ is still larger
