@@ -21,6 +21,7 @@ of a parallel im2col. A layer makes one φ per block of samples; the GEMMs,
 where the time goes, still use every BLAS thread (``benchmarks/bench_apply.py``
 times ``colorize apply`` as it is now).
 """
+import numpy as np
 from numba import njit
 
 
@@ -44,7 +45,7 @@ def im2col(x, k, cols, oh0, oh1, sums=None):
         c = row // (k * k)
         i = (row // k) % k
         j = row % k
-        total = 0.0
+        total = np.float64(0.0)                    # float64 as plain Python too (0.0 + float32 is float32)
         for n in range(n_batch):
             base = n * rows * out_w
             for oh in range(oh0, oh1):

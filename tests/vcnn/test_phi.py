@@ -130,13 +130,26 @@ def test_col2im_with_bias_and_counts_is_the_mean_of_patches_plus_bias(variant, s
 
 
 @pytest.mark.parametrize("variant", KERNEL_VARIANTS)
-@pytest.mark.parametrize("shape,k", [((2, 3, 7, 5), 3), ((1, 1, 12, 12), 8), ((3, 2, 5, 6), 1)])
-def test_im2col_with_sums_adds_the_row_sums_of_phi(variant, shape, k):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,k,first,last", [((2, 3, 7, 5), 3, 0, 5), ((1, 1, 12, 12), 8, 0, 5),
+                                                ((3, 2, 5, 6), 1, 0, 5), ((2, 3, 7, 5), 3, 1, 5),
+                                                ((2, 2, 9, 4), 2, 3, 6)])     # the last two: strips of rows
+def test_im2col_with_sums_adds_the_row_sums_of_phi(variant, dtype, shape, k, first, last):
     import kernels
-    x = np.random.default_rng(8).standard_normal(shape).astype(np.float32)
-    whole = phi(x, k)
-    out = np.full(whole.shape, np.nan, np.float32)
-    sums = np.full(whole.shape[0], 0.5, np.float32)                 # added to, not overwritten
-    kernel(kernels.im2col, variant)(x, k, out, 0, shape[2] - k + 1, sums)
-    np.testing.assert_array_equal(out, whole)
-    np.testing.assert_allclose(sums, 0.5 + whole.astype(np.float64).sum(axis=1), rtol=1e-6, atol=1e-6)
+    x = np.random.default_rng(8).standard_normal(shape).astype(dtype)
+    strip = phi(x, k, rows=(first, last))
+    out = np.full(strip.shape, np.nan, dtype)
+    sums = np.full(strip.shape[0], 0.5, dtype)                      # added to, not overwritten
+    kernel(kernels.im2col, variant)(x, k, out, first, last, sums)
+    np.testing.assert_array_equal(out, strip)
+    np.testing.assert_allclose(sums, (0.5 + strip.astype(np.float64).sum(axis=1)).astype(dtype), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", KERNEL_VARIANTS)
+def test_im2col_sums_each_row_in_float64_compiled_or_not(variant):
+    """2**24 + 1 + 1 + 1 + 1 is 2**24 + 4 in float64; a float32 running sum stays at 2**24."""
+    import kernels
+    x = np.array([2.0 ** 24, 1, 1, 1, 1], np.float32).reshape(1, 1, 1, 5)
+    sums = np.zeros(1, np.float64)
+    kernel(kernels.im2col, variant)(x, 1, np.empty((1, 5), np.float32), 0, 1, sums)
+    assert sums[0] == 2.0 ** 24 + 4
