@@ -201,16 +201,17 @@ def test_conv_gives_the_same_numbers_for_every_block_of_samples(block, relu, k):
 
 
 @pytest.mark.parametrize("block", [1, 2, 3])
-def test_full_conv_gives_the_same_numbers_for_every_block_of_samples(block):
-    layer = FullConv2D(2, 2, 3, rng=0, dtype=np.float64)
+@pytest.mark.parametrize("c_in,c_out,k", [(2, 2, 3), (9, 1, 2)])     # dW (18, 2) taller, (4, 9) wider
+def test_full_conv_gives_the_same_numbers_for_every_block_of_samples(block, c_in, c_out, k):
+    layer = FullConv2D(c_in, c_out, k, rng=0, dtype=np.float64)
     layer.samples_per_block = block
     layer.b[:] = random(layer.b.shape, 1)
     for seed in (2, 4):
-        x = random((3, 2, 4, 5), seed)
-        np.testing.assert_allclose(layer.forward(x), naive.full_conv2d_forward(x, layer.W, layer.b, 3),
+        x = random((3, c_in, 4, 5), seed)
+        np.testing.assert_allclose(layer.forward(x), naive.full_conv2d_forward(x, layer.W, layer.b, k),
                                    rtol=1e-12, atol=1e-12)
         dy = random(layer.out_shape, seed + 1)
-        dx, dW, db = naive.full_conv2d_backward(x, layer.W, 3, dy)
+        dx, dW, db = naive.full_conv2d_backward(x, layer.W, k, dy)
         np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(layer.dW, dW, rtol=1e-12, atol=1e-11)
         np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-11)
