@@ -155,17 +155,13 @@ class _WeightGradient:
         self.transposed = dW.shape[1] >= dW.shape[0]
 
     def add(self, dY, cols):
-        if not self.transposed:
-            if self.total is None:
-                self.total = np.matmul(dY, cols.T, out=self.dW)
-            else:
-                self.total += np.matmul(dY, cols.T, out=self.layer._buffer("dWt_term", self.dW.shape))
-            return
-        shape = (cols.shape[0], dY.shape[0])
+        a, b = (cols, dY) if self.transposed else (dY, cols)        # the term is a · bᵀ
+        shape = (a.shape[0], b.shape[0])
         if self.total is None:
-            self.total = np.matmul(cols, dY.T, out=self.layer._buffer("dWt", shape))
+            first = self.layer._buffer("dWt", shape) if self.transposed else self.dW
+            self.total = np.matmul(a, b.T, out=first)
         else:
-            self.total += np.matmul(cols, dY.T, out=self.layer._buffer("dWt_term", shape))
+            self.total += np.matmul(a, b.T, out=self.layer._buffer("dWt_term", shape))
 
     def finish(self):
         if self.transposed:
@@ -418,7 +414,7 @@ class FullConv2D(_KeptBuffers):
         dx = self._buffer("dx", x.shape) if need_dx else None
         for s, e in _blocks(self, x.shape[0]):
             dP = self._buffer("P", (self.W.shape[0], (e - s) * x[0, 0].size))
-            kernels.im2col(g[s:e], self.k, dP, 0, x.shape[2], self.db)   # dP = φ(g), and db += Σ dP
+            kernels.im2col(g[s:e], self.k, dP, 0, g.shape[2] - self.k + 1, self.db)   # dP = φ(g), db += Σ dP
             x_cols = _phi_block(self, x, s, e, 1)
             dW.add(dP, x_cols)
             if need_dx:
