@@ -82,10 +82,18 @@ def _strips(layer, x_shape: tuple, s: int, e: int) -> list:
     _, c, h, w = x_shape
     k = layer.k
     ho, wo = h - k + 1, w - k + 1
+    whole = [(0, ho)]
+    if e - s > 1 or k == 1:
+        return whole                      # strips are of one sample's φ; a 1×1 layer's φ is X itself
+    if layer.strip_bytes:
+        budget = layer.strip_bytes
+    else:
+        budget = l2_cache_bytes() // 2 - layer.W.nbytes     # a strip's φ and W together in half the L2
+        if budget < layer.W.nbytes:
+            return whole                  # W alone takes over a quarter of the L2: thin strips, slow GEMMs
     row_bytes = c * k * k * wo * layer.W.itemsize
-    budget = layer.strip_bytes or l2_cache_bytes() // 2 - layer.W.nbytes
-    if e - s > 1 or k == 1 or row_bytes * ho <= budget or (layer.strip_bytes is None and budget < layer.W.nbytes):
-        return [(0, ho)]
+    if row_bytes * ho <= budget:
+        return whole
     count = math.ceil(ho / max(1, budget // row_bytes))
     return [(ho * t // count, ho * (t + 1) // count) for t in range(count)]
 
@@ -355,8 +363,8 @@ class FullConv2D(_KeptBuffers):
     + b needs no transpose, P_n (1.4 MB in the colorization nets) stays in the
     cache for the φᵀ that reads it, and dX_n = Wᵀ · dP_n lands in the
     activations' layout directly. The bias and the division by the counts run
-    inside φᵀ's pass (``kernels.col2im`` given b and counts), and db is summed
-    inside φ's (``kernels.im2col`` given db): one pass over P and one over dP,
+    inside φᵀ's pass (:func:`vcnn.phi_adjoint` given bias and counts), and db is summed
+    inside φ's (:func:`vcnn.phi` given sums): one pass over P and one over dP,
     no separate ones. P and dP share memory kept from batch to batch; the
     output y is a fresh array, dx the layer's own (overwritten by its next
     call), and backward reads the forward's x again (do not change it).
@@ -398,7 +406,7 @@ class FullConv2D(_KeptBuffers):
         for s, e in _blocks(self, n):
             P = np.matmul(self.W, _phi_block(self, x, s, e, 1),
                           out=self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
-            kernels.col2im(P, self.k, y[s:e], self.b, self.counts)      # φᵀ(P + b) / counts, one pass
+            phi_adjoint(P, y[s:e].shape, self.k, out=y[s:e], bias=self.b, counts=self.counts)   # φᵀ(P + b) / counts
         return y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
@@ -414,7 +422,7 @@ class FullConv2D(_KeptBuffers):
         dx = self._buffer("dx", x.shape) if need_dx else None
         for s, e in _blocks(self, x.shape[0]):
             dP = self._buffer("P", (self.W.shape[0], (e - s) * x[0, 0].size))
-            kernels.im2col(g[s:e], self.k, dP, 0, g.shape[2] - self.k + 1, self.db)   # dP = φ(g), db += Σ dP
+            phi(g[s:e], self.k, out=dP, sums=self.db)                   # dP = φ(g), db += Σ dP, one pass
             x_cols = _phi_block(self, x, s, e, 1)
             dW.add(dP, x_cols)
             if need_dx:

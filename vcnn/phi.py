@@ -14,7 +14,8 @@ import kernels
 from vcnn._checks import as_nchw, check_kernel_size
 
 
-def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None = None) -> np.ndarray:
+def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None = None,
+        sums: np.ndarray | None = None) -> np.ndarray:
     """Vectorize a batch: every receptive field of ``x`` as one column.
 
     Parameters
@@ -30,6 +31,10 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None
         Only the output rows oh0 ≤ oh < oh1 (a strip: R = oh1 - oh0 rows
         instead of Ho; ``out`` then has N·R·Wo columns). For one image these
         are the columns oh0·Wo … oh1·Wo - 1 of its whole φ.
+    sums : ndarray, shape (C·k·k,), float32 or float64, optional
+        Added to, not overwritten: the sum of every row of the result, taken
+        (in float64) as the row is written, e.g. the mapping layer's
+        db = Σ dP without a second pass over dP (:class:`vcnn.FullConv2D`).
 
     Returns
     -------
@@ -41,8 +46,8 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None
     ------
     ValueError
         If ``x`` is not a non-empty float (N, C, H, W) array, ``k`` does not
-        fit, ``rows`` is not a range of output rows, or ``out`` is not a
-        buffer of the right shape and dtype.
+        fit, ``rows`` is not a range of output rows, or ``out`` or ``sums``
+        is not a buffer of the right shape and dtype.
 
     Notes
     -----
@@ -68,11 +73,15 @@ def phi(x: np.ndarray, k: int, out: np.ndarray | None = None, rows: tuple | None
     elif out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {x.dtype} array of shape {shape}, "
                          f"got {out.dtype} {out.shape}")
-    kernels.im2col(x, k, out, oh0, oh1)
+    sums = _per_row("sums", sums, shape[0])
+    if sums is not None and not sums.flags.writeable:
+        raise ValueError("sums must be writeable: the row sums are added to it")
+    kernels.im2col(x, k, out, oh0, oh1, sums)
     return out
 
 
-def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None = None) -> np.ndarray:
+def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None = None,
+                bias: np.ndarray | None = None, counts: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`phi` (col2im): scatter columns back, summing overlaps.
 
     Parameters
@@ -83,6 +92,14 @@ def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None
     k : int
     out : ndarray, shape ``x_shape``, C-contiguous, dtype of ``cols``, optional
         Buffer to fill (overwritten).
+    bias : ndarray, shape (C·k·k,), optional
+        Added to every value of its row of ``cols`` as it is summed:
+        φᵀ(cols + bias·1ᵀ), without writing ``cols + bias`` anywhere.
+    counts : ndarray, shape (H, W), optional
+        Every image plane of the result is divided by it, pixel by pixel,
+        while the plane is in the cache. With ``bias``, this is the mapping
+        layer's forward, Y = φᵀ(P + b) / counts (:class:`vcnn.FullConv2D`): the
+        same float operations in the same order as the three separate steps.
 
     Returns
     -------
@@ -91,7 +108,8 @@ def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None
     Raises
     ------
     ValueError
-        If the shape of ``cols`` does not match ``x_shape`` and ``k``.
+        If the shape of ``cols`` does not match ``x_shape`` and ``k``, or
+        ``out``, ``bias`` or ``counts`` is not of the right shape and dtype.
 
     Notes
     -----
@@ -113,8 +131,22 @@ def phi_adjoint(cols: np.ndarray, x_shape: tuple, k: int, out: np.ndarray | None
     elif out.shape != (n, c, h, w) or out.dtype != cols.dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {cols.dtype} array of shape {(n, c, h, w)}, "
                          f"got {out.dtype} {out.shape}")
-    kernels.col2im(cols, k, out)                 # col2im zeroes each plane as it sums into it
+    bias = _per_row("bias", bias, expected[0], cols.dtype)
+    if counts is not None and (counts.shape != (h, w) or counts.dtype != cols.dtype):
+        raise ValueError(f"counts must be a {cols.dtype} array of shape {(h, w)}, got {counts.dtype} {counts.shape}")
+    kernels.col2im(cols, k, out, bias, counts)   # col2im zeroes each plane as it sums into it
     return out
+
+
+def _per_row(name: str, values: np.ndarray | None, rows: int, dtype=None) -> np.ndarray | None:
+    """``values`` checked to be one float per row of a φ-matrix of ``rows`` rows (of ``dtype`` if given)."""
+    if values is None:
+        return None
+    allowed = (np.float32, np.float64) if dtype is None else (dtype,)
+    if values.shape != (rows,) or values.dtype not in allowed:
+        raise ValueError(f"{name} must be a {dtype or 'float'} array of shape {(rows,)}, "
+                         f"got {values.dtype} {values.shape}")
+    return values
 
 
 def _row_range(rows, ho: int) -> tuple:

@@ -153,3 +153,44 @@ def test_im2col_sums_each_row_in_float64_compiled_or_not(variant):
     sums = np.zeros(1, np.float64)
     kernel(kernels.im2col, variant)(x, 1, np.empty((1, 5), np.float32), 0, 1, sums)
     assert sums[0] == 2.0 ** 24 + 4
+
+
+# The same two duties through the checked wrappers, as vcnn.FullConv2D uses them.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_phi_with_sums_adds_each_row_sum_of_the_result(dtype):
+    x = np.random.default_rng(9).standard_normal((2, 3, 7, 5)).astype(dtype)
+    sums = np.full(27, 0.5, dtype)
+    cols = phi(x, 3, rows=(1, 4), sums=sums)
+    np.testing.assert_array_equal(cols, phi(x, 3, rows=(1, 4)))
+    np.testing.assert_allclose(sums, (0.5 + cols.astype(np.float64).sum(axis=1)).astype(dtype), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_phi_adjoint_with_bias_and_counts_is_the_three_steps_bit_for_bit(dtype):
+    rng = np.random.default_rng(10)
+    shape, k = (2, 2, 9, 8), 4
+    cols = rng.standard_normal((2 * k * k, 2 * 6 * 5)).astype(dtype)
+    bias = rng.standard_normal(2 * k * k).astype(dtype)
+    counts = phi_adjoint(np.ones((k * k, 6 * 5), dtype), (1, 1, 9, 8), k)[0, 0]
+    np.testing.assert_array_equal(phi_adjoint(cols, shape, k, bias=bias, counts=counts),
+                                  phi_adjoint(cols + bias[:, None], shape, k) / counts)
+    np.testing.assert_array_equal(phi_adjoint(cols, shape, k, bias=bias), phi_adjoint(cols + bias[:, None], shape, k))
+
+
+@pytest.mark.parametrize("sums,message", [(np.zeros(26, np.float32), r"sums must be a float array of shape \(27,\)"),
+                                          (np.zeros(27, np.int64), "sums must be a float array"),
+                                          (np.zeros((27, 1), np.float32), "sums must be"),
+                                          (np.broadcast_to(np.float32(0), (27,)), "sums must be writeable")])
+def test_phi_rejects_bad_sums(sums, message):
+    with pytest.raises(ValueError, match=message):
+        phi(np.zeros((1, 3, 5, 5), np.float32), 3, sums=sums)
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({"bias": np.zeros(3, np.float32)}, r"bias must be a float32 array of shape \(4,\)"),
+    ({"bias": np.zeros(4, np.float64)}, "bias must be a float32 array"),
+    ({"counts": np.ones((3, 4), np.float32)}, r"counts must be a float32 array of shape \(4, 4\)"),
+    ({"counts": np.ones((4, 4), np.float64)}, "counts must be a float32 array")])
+def test_phi_adjoint_rejects_bad_bias_or_counts(extra, message):
+    with pytest.raises(ValueError, match=message):
+        phi_adjoint(np.zeros((4, 9), np.float32), (1, 1, 4, 4), 2, **extra)
