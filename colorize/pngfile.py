@@ -26,6 +26,9 @@ EXIF_ORIENTATION = 0x0112                   # the EXIF tag
 _FILTER_UP = 2                              # each row stored minus the row above
 #: Rows quantised, filtered and compressed at a time; compressed bytes per IDAT chunk (the last one may be shorter).
 STRIP_ROWS, IDAT_BYTES = 256, 2 ** 20
+#: zlib's level. On a colorized 1280×800 photo (Up-filtered rows): level 6, zlib's default, took 120 ms
+#: for 762 KB, 40 % of `colorize apply` without refinement; level 4 takes 40 ms for 829 KB (+9 %).
+COMPRESS_LEVEL = 4
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
@@ -80,7 +83,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) ->
         raise ValueError("image must hold finite values, got NaN or inf")
     height, width, channels = pixels.shape
     header = struct.pack(">IIBBBBB", width, height, bit_depth, COLOUR_TYPE[channels], 0, 0, 0)
-    stream, previous = zlib.compressobj(6), np.zeros((1, width * channels * bit_depth // 8), np.uint8)
+    stream, previous = zlib.compressobj(COMPRESS_LEVEL), np.zeros((1, width * channels * bit_depth // 8), np.uint8)
     pending = bytearray()
     with atomic_path(path) as tmp, open(tmp, "wb") as file:
         file.write(PNG_SIGNATURE + chunk(b"IHDR", header))
