@@ -1,9 +1,11 @@
-"""Numba kernels: plain loops over arrays and integers, nothing else.
+"""Numba kernels: plain loops over arrays and integers, and one GEMM tile.
 
 Every kernel here is ``@njit(cache=True)``, takes its output buffer as an
 argument and returns nothing: shape checks and allocation live in the Python
 wrappers of :mod:`vcnn` that call them. ``NUMBA_DISABLE_JIT=1`` turns every
-kernel back into the plain Python loop it is written as.
+kernel back into the plain Python loop it is written as, except
+:func:`sgemm`, whose register tile is written in LLVM's IR (``kernels/gemm.py``):
+without the JIT, :mod:`vcnn` multiplies with numpy instead.
 """
 from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.color import yuv_to_rgb_in_gamut
@@ -14,6 +16,7 @@ from kernels.elementwise import (
     relu_backward,
     relu_forward,
 )
+from kernels.gemm import sgemm
 from kernels.im2col import col2im, im2col
 from kernels.png import png_unfilter
 from kernels.naive_conv import (
@@ -25,7 +28,7 @@ from kernels.naive_conv import (
 
 
 __all__ = [
-    "im2col", "col2im",
+    "im2col", "col2im", "sgemm",
     "relu_forward", "relu_backward", "bias_in_place", "bias_to_nchw", "nchw_to_rows",
     "conv_forward_direct", "conv_backward_direct",
     "full_conv_forward_direct", "full_conv_backward_direct",

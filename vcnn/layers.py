@@ -11,6 +11,7 @@ per forward.
 """
 import math
 
+import numba
 import numpy as np
 
 import kernels
@@ -122,13 +123,29 @@ def _columns(shape: tuple, s: int, e: int, strip: tuple) -> slice:
     return slice(oh0 * wo, oh0 * wo + (e - s) * (oh1 - oh0) * wo)
 
 
+#: Whether float32 products on one BLAS thread go through the engine's own GEMM (``kernels.sgemm``); it is
+#: machine code with no plain-Python form, so not under NUMBA_DISABLE_JIT. Tests switch it to compare.
+OWN_GEMM = not numba.config.DISABLE_JIT
+
+
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a · b, returned. In float32 with one BLAS thread, by ``kernels.sgemm`` (an 8×48 tile of out in
+    512-bit registers: 13-30 % less time than OpenBLAS on the nets' thin products, ``benchmarks/RESULTS.md``);
+    otherwise, and whenever b's or out's rows are not contiguous, by numpy (OpenBLAS, on all its threads)."""
+    if (OWN_GEMM and a.dtype == b.dtype == out.dtype == np.float32 and b.strides[-1] == 4
+            and out.strides[-1] == 4 and blas_threads() == 1):
+        kernels.sgemm(a, b, out)
+        return out
+    return np.matmul(a, b, out=out)
+
+
 def _dx_product(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int,
                 k: int) -> np.ndarray:
     """Wᵀ · dY of samples s..e-1, written over ``cols`` (φ is spent); for k = 1 and one sample,
     straight into dx[s] (``cols`` is then x itself), where it already is dX."""
     if _phi_is_x(k, s, e):
-        return np.matmul(Wt, dY, out=dx[s].reshape(dx.shape[1], -1))
-    return np.matmul(Wt, dY, out=cols)
+        return _matmul(Wt, dY, dx[s].reshape(dx.shape[1], -1))
+    return _matmul(Wt, dY, cols)
 
 
 def _dx_adjoint(product: np.ndarray, dx: np.ndarray, s: int, e: int, k: int):
@@ -296,7 +313,7 @@ class Conv2D(_KeptBuffers):
 
     def _product(self, W, cols, s, e, strip):
         """The columns of W · φ(X_s..e) at the output rows ``strip``, written into :meth:`_gemm_output`."""
-        return np.matmul(W, cols, out=self._gemm_output(s, e)[:, _columns(self.y.shape, s, e, strip)])
+        return _matmul(W, cols, self._gemm_output(s, e)[:, _columns(self.y.shape, s, e, strip)])
 
     def _add_bias(self, s, e):
         """y[s:e] = W · φ(X_s..e) + b (ReLU'd if fused), reshuffled to (B, C_out, Ho·Wo) when B > 1;
@@ -404,8 +421,7 @@ class FullConv2D(_KeptBuffers):
             self.counts = self._counts(h, w)     # depends on the image size only: computed once per size
         y = np.empty(self.out_shape, dtype=self.W.dtype)    # fresh: the network's output, which callers keep
         for s, e in _blocks(self, n):
-            P = np.matmul(self.W, _phi_block(self, x, s, e, 1),
-                          out=self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
+            P = _matmul(self.W, _phi_block(self, x, s, e, 1), self._buffer("P", (self.W.shape[0], (e - s) * h * w)))
             phi_adjoint(P, y[s:e].shape, self.k, out=y[s:e], bias=self.b, counts=self.counts)   # φᵀ(P + b) / counts
         return y
 
