@@ -129,11 +129,13 @@ OWN_GEMM = not numba.config.DISABLE_JIT
 
 
 def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a · b, returned. In float32 with one BLAS thread, by ``kernels.sgemm`` (an 8×48 tile of out in
-    512-bit registers: 13-30 % less time than OpenBLAS on the nets' thin products, ``benchmarks/RESULTS.md``);
-    otherwise, and whenever b's or out's rows are not contiguous, by numpy (OpenBLAS, on all its threads)."""
+    """out = a · b, returned. In float32 with one BLAS thread and b within the L2 cache, by ``kernels.sgemm``
+    (an 8×48 tile of out in 512-bit registers: 13-30 % less time than OpenBLAS on the 32-wide nets' thin
+    products, ``benchmarks/RESULTS.md``). The tile has no cache blocking of its own and reads b again for
+    every 8 rows of a: a strip of φ or one sample's dY fits, the paper's 85-MB φ does not. Otherwise, and
+    whenever b's or out's rows are not contiguous, by numpy (OpenBLAS, on all its threads)."""
     if (OWN_GEMM and a.dtype == b.dtype == out.dtype == np.float32 and b.strides[-1] == 4
-            and out.strides[-1] == 4 and blas_threads() == 1):
+            and out.strides[-1] == 4 and b.nbytes <= l2_cache_bytes() and blas_threads() == 1):
         kernels.sgemm(a, b, out)
         return out
     return np.matmul(a, b, out=out)

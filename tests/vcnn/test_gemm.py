@@ -101,3 +101,17 @@ def test_layers_on_one_blas_thread_use_it_and_match_numpy_and_the_naive_loops(ma
     np.testing.assert_allclose(y, want_y, rtol=1e-4, atol=1e-4)
     for got, w in zip((dx, dW, db), want):
         np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4)
+
+
+def test_a_product_whose_b_is_larger_than_the_l2_cache_goes_to_numpy(monkeypatch):
+    """The tile reads b again for every 8 rows of a: only a b within the L2 cache goes to kernels.sgemm."""
+    monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
+    calls = []
+    monkeypatch.setattr(kernels, "sgemm", lambda a, b, c, real=kernels.sgemm: (calls.append(b.nbytes), real(a, b, c)))
+    a, b = np.ones((8, 64), np.float32), np.ones((64, 64), np.float32)         # b: 16 KB
+    for l2, expected in ((1 << 20, [16384]), (16383, [])):
+        calls.clear()
+        monkeypatch.setattr(vcnn.layers, "l2_cache_bytes", lambda l2=l2: l2)
+        out = vcnn.layers._matmul(a, b, np.empty((8, 64), np.float32))
+        assert calls == expected
+        np.testing.assert_array_equal(out, np.full((8, 64), 64, np.float32))
