@@ -1,8 +1,9 @@
 """C = A·B in float32 with an 8×48 tile of C held in 512-bit registers.
 
 The conv layers' products are thin: 32 rows of W against a strip of φ a
-few hundred columns wide (``W · φ``), or φ-many rows of Wᵀ against 32 rows
-of dY (``Wᵀ · dY``). OpenBLAS runs them at 90-120 GFLOP/s on this machine,
+few hundred columns wide (``W · φ``), φ-many rows of Wᵀ against 32 rows of
+dY (``Wᵀ · dY``), or φ's rows against dY's, summed over the sample's
+positions (``φ · dYᵀ``, with dYᵀ first copied into rows). OpenBLAS runs them at 90-120 GFLOP/s on this machine,
 against 189 for a large square product (``benchmarks/RESULTS.md``, the
 sixth session). The kernel below keeps an 8×48 tile of C in 24 vectors of
 16 floats and, for each k, loads 3 vectors of B's row k, broadcasts 8
@@ -81,6 +82,7 @@ def _tile_kernel(vectors: int):
 
 
 _tile_48 = _tile_kernel(3)
+_tile_32 = _tile_kernel(2)
 _tile_16 = _tile_kernel(1)
 
 
@@ -90,7 +92,7 @@ def sgemm(a, b, c):
 
     Any strides otherwise (a transposed view for A, a block of columns for C).
 
-    Tiles of 8×48, then 8×16, cover what they can; the last < 16 columns
+    Tiles of 8×48, then one of 8×32 or 8×16, cover what they can; the last < 16 columns
     take one more 8×16 tile on a zero-padded copy of them, and the last < 8
     rows are summed row by row (a loop LLVM vectorises), in the same k order.
     """
@@ -106,7 +108,11 @@ def sgemm(a, b, c):
     for m0 in range(0, rows, TILE_ROWS):              # C row block by row block: its rows written in order
         for n0 in range(0, cols_48, 48):
             _tile_48(a, b, c, m0, n0)
-        for n0 in range(cols_48, cols_16, VECTOR):
+        n0 = cols_48
+        if cols_16 - n0 >= 2 * VECTOR:                 # 32 of the last < 48 columns in one tile
+            _tile_32(a, b, c, m0, n0)
+            n0 += 2 * VECTOR
+        if n0 < cols_16:
             _tile_16(a, b, c, m0, n0)
     if cols_16 < n and rows > 0:                       # the last < 16 columns: one tile on a zero-padded copy
         b_pad = np.zeros((depth, VECTOR), np.float32)

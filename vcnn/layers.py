@@ -39,7 +39,7 @@ class _KeptBuffers:
     A lone layer keeps all of its own.
     """
 
-    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "P", "sum")
+    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -134,11 +134,29 @@ def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     products, ``benchmarks/RESULTS.md``). The tile has no cache blocking of its own and reads b again for
     every 8 rows of a: a strip of φ or one sample's dY fits, the paper's 85-MB φ does not. Otherwise, and
     whenever b's or out's rows are not contiguous, by numpy (OpenBLAS, on all its threads)."""
-    if (OWN_GEMM and a.dtype == b.dtype == out.dtype == np.float32 and b.strides[-1] == 4
-            and out.strides[-1] == 4 and b.nbytes <= l2_cache_bytes() and blas_threads() == 1):
+    if _own_gemm(a, b, out) and b.strides[-1] == 4:
         kernels.sgemm(a, b, out)
         return out
     return np.matmul(a, b, out=out)
+
+
+def _matmul_bt(layer, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a · bᵀ, returned: a weight gradient's term, b being a block's dY or x (a few rows, one per
+    channel, as long as the sample). For ``kernels.sgemm`` bᵀ is first copied into rows of a kept buffer
+    (its B must have contiguous rows): the copy costs a few per cent of the product, and the whole takes
+    0.69-0.75× OpenBLAS's time for a conv layer's φ · dYᵀ (``benchmarks/RESULTS.md``)."""
+    if _own_gemm(a, b, out):
+        bt = layer._buffer("bT", b.shape[::-1])
+        bt[...] = b.T
+        kernels.sgemm(a, bt, out)
+        return out
+    return np.matmul(a, b.T, out=out)
+
+
+def _own_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
+    """Whether a · b (or a · bᵀ) goes to ``kernels.sgemm``; see :func:`_matmul`."""
+    return (OWN_GEMM and a.dtype == b.dtype == out.dtype == np.float32 and out.strides[-1] == 4
+            and b.nbytes <= l2_cache_bytes() and blas_threads() == 1)
 
 
 def _dx_product(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int,
@@ -186,9 +204,9 @@ class _WeightGradient:
         shape = (a.shape[0], b.shape[0])
         if self.total is None:
             first = self.layer._buffer("dWt", shape) if self.transposed else self.dW
-            self.total = np.matmul(a, b.T, out=first)
+            self.total = _matmul_bt(self.layer, a, b, first)
         else:
-            self.total += np.matmul(a, b.T, out=self.layer._buffer("dWt_term", shape))
+            self.total += _matmul_bt(self.layer, a, b, self.layer._buffer("dWt_term", shape))
 
     def finish(self):
         if self.transposed:

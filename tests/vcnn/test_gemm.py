@@ -21,11 +21,11 @@ def assert_close(c, a, b):
     np.testing.assert_allclose(c, reference(a, b), rtol=0, atol=bound)
 
 
-# Full 8×48 tiles, 8×16 tiles, the padded last < 16 columns and the last < 8 rows, alone and together;
-# the nets' shapes (W · φ strip, Wᵀ · dY, the mapping layer's); and the empty cases.
-SHAPES = [(8, 5, 48), (8, 3, 16), (8, 4, 7), (5, 6, 48), (9, 3, 47), (33, 17, 65), (1, 1, 1), (16, 2, 113),
-          (32, 288, 833), (32, 121, 2916), (288, 32, 2401), (144, 16, 2025), (16, 144, 2025),
-          (40, 0, 20), (0, 4, 4), (8, 8, 0)]
+# Full 8×48 tiles, 8×32 and 8×16 tiles, the padded last < 16 columns and the last < 8 rows, alone and
+# together; the nets' shapes (W · φ strip, Wᵀ · dY, the mapping layer's, φ · dYᵀ); and the empty cases.
+SHAPES = [(8, 5, 48), (8, 3, 16), (8, 3, 32), (8, 3, 40), (8, 4, 7), (5, 6, 48), (9, 3, 47), (33, 17, 65),
+          (1, 1, 1), (16, 2, 113), (32, 288, 833), (32, 121, 2916), (288, 32, 2401), (144, 16, 2025),
+          (16, 144, 2025), (288, 2401, 32), (144, 2025, 16), (40, 0, 20), (0, 4, 4), (8, 8, 0)]
 
 
 @pytest.mark.parametrize("m,k,n", SHAPES)
@@ -70,11 +70,11 @@ def test_sgemm_refuses_rows_that_are_not_contiguous():
                                   lambda: FullConv2D(8, 2, 4, rng=2)])
 def test_layers_on_one_blas_thread_use_it_and_match_numpy_and_the_naive_loops(make, monkeypatch):
     """With one BLAS thread (one sample per block, as in each `train --jobs 2` process) the float32 layers
-    multiply with kernels.sgemm: the same y, dx, dW, db as with numpy's GEMM, to float32 round-off, and as
-    the naive loops in float64; and sgemm is what ran."""
+    multiply with kernels.sgemm (y's, dx's and dW's products): the same y, dx, dW, db as with numpy's GEMM,
+    to float32 round-off, and as the naive loops in float64; and sgemm is what ran."""
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
     calls = []
-    monkeypatch.setattr(kernels, "sgemm", lambda a, b, c, real=kernels.sgemm: (calls.append(a.shape), real(a, b, c)))
+    monkeypatch.setattr(kernels, "sgemm", lambda a, b, c, real=kernels.sgemm: (calls.append(c.shape), real(a, b, c)))
     results = {}
     for own in (True, False):
         monkeypatch.setattr(vcnn.layers, "OWN_GEMM", own)
@@ -86,7 +86,10 @@ def test_layers_on_one_blas_thread_use_it_and_match_numpy_and_the_naive_loops(ma
         dy = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
         dx = layer.backward(dy).copy()
         results[own] = (x, dy, y, dx, layer.dW.copy(), layer.db.copy(), layer)
-    assert calls, "kernels.sgemm never ran"
+    layer = results[True][6]
+    dW = layer.dW.reshape(layer.dW.shape[0], -1)
+    assert len(set(calls)) >= 3, f"kernels.sgemm ran only for {set(calls)}"     # y, dx and dW's products
+    assert dW.shape in calls or dW.T.shape in calls, "dW's product did not go to kernels.sgemm"
     for got, want in zip(results[True][2:6], results[False][2:6]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     x, dy, y, dx, dW, db, layer = results[True]
