@@ -2,7 +2,8 @@
 
 Every kernel here is ``@njit(cache=True)``, takes its output buffer as an
 argument and returns nothing: shape checks and allocation live in the Python
-wrappers of :mod:`vcnn` that call them. ``NUMBA_DISABLE_JIT=1`` turns every
+wrappers of :mod:`vcnn` that call them (but :func:`sgemm` checks its shapes
+itself, and pads its edges in memory of its own). ``NUMBA_DISABLE_JIT=1`` turns every
 kernel back into the plain Python loop it is written as, except
 :func:`sgemm`, whose register tile is written in LLVM's IR (``kernels/gemm.py``):
 without the JIT, :mod:`vcnn` multiplies with numpy instead.

@@ -14,13 +14,17 @@ Numba's loops cannot say this: LLVM vectorises a loop in 256-bit
 registers and keeps the accumulators in memory (``docs/HOW-VCNN-WORKS.md``,
 section 2). So the tile is written in LLVM's IR, through
 :func:`numba.extending.intrinsic`, with explicit ``<16 x float>`` vectors
-and ``llvm.fma``; the loops around it, and the columns and rows that do
-not fill a tile, are plain Numba. Every C element is Σ_k A[i, k]·B[k, j]
-summed in k order, one rounding per multiply-add.
+and ``llvm.fma``; the loops around it are plain Numba. The last < 16
+columns take one more tile on a zero-padded copy of them, and the last < 8
+rows a loop whose multiply-adds LLVM fuses (``fastmath`` "contract"), so
+that every C element is Σ_k A[i, k]·B[k, j] summed in k order with one
+rounding per multiply-add, wherever it lies.
 
 The tile is machine code with no Python equivalent: under
-``NUMBA_DISABLE_JIT=1`` there is nothing to run, and :func:`vcnn.layers`
-uses ``numpy.matmul`` instead.
+``NUMBA_DISABLE_JIT=1`` there is nothing to run, and :mod:`vcnn.layers`
+uses ``numpy.matmul`` instead. It wants 512-bit registers
+(:func:`vcnn._threads.has_512_bit_vectors`); :mod:`vcnn.layers` does not
+use it on a CPU without them.
 """
 import numpy as np
 from llvmlite import ir
@@ -40,6 +44,10 @@ def _tile_kernel(vectors: int):
     """
     @intrinsic
     def tile(typingctx, a, b, c, m0, n0):
+        arrays_ok = all(isinstance(t, types.Array) and t.dtype == types.float32 and t.ndim == 2 for t in (a, b, c))
+        if not (arrays_ok and isinstance(m0, types.Integer) and isinstance(n0, types.Integer)):
+            return None                       # float32 matrices only: anything else is a typing error
+
         def codegen(context, builder, signature, args):
             a_arr, b_arr, c_arr = (context.make_array(t)(context, builder, v)
                                    for t, v in zip(signature.args[:3], args[:3]))
@@ -94,7 +102,8 @@ def sgemm(a, b, c):
 
     Tiles of 8×48, then one of 8×32 or 8×16, cover what they can; the last < 16 columns
     take one more 8×16 tile on a zero-padded copy of them, and the last < 8
-    rows are summed row by row (a loop LLVM vectorises), in the same k order.
+    rows are summed row by row, in the same k order with the same fused
+    multiply-adds. C must not overlap A or B.
     """
     m, depth = a.shape
     n = b.shape[1]
@@ -122,11 +131,16 @@ def sgemm(a, b, c):
             _tile_16(a, b_pad, c_pad, m0, 0)
         c[:rows, cols_16:] = c_pad[:, :n - cols_16]
     for i in range(rows, m):                           # the last < 8 rows, row by row
-        out = c[i]
-        for j in range(n):
-            out[j] = 0.0
-        for p in range(depth):
-            a_ip = a[i, p]
-            src = b[p]
-            for j in range(n):
-                out[j] += a_ip * src[j]
+        _row_times(a[i], b, c[i])
+
+
+@njit(cache=True, fastmath={"contract"})
+def _row_times(a_row, b, out):
+    """out = a_row · b, k by k, each step one fused multiply-add (``contract``), as in the tile."""
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for p in range(a_row.shape[0]):
+        a_p = a_row[p]
+        src = b[p]
+        for j in range(out.shape[0]):
+            out[j] += a_p * src[j]

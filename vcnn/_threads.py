@@ -1,6 +1,7 @@
 """The machine as a layer's GEMMs see it: how many threads numpy's BLAS runs a GEMM on (what a
-layer's block size follows), and the size of the L2 cache (what its strips of output rows follow,
-:func:`l2_cache_bytes`).
+layer's block size follows), the size of the L2 cache (what its strips of output rows follow,
+:func:`l2_cache_bytes`), and whether the CPU has 512-bit vectors (what the engine's own GEMM tile
+needs, :func:`has_512_bit_vectors`).
 
 A conv layer's only parallel work is its GEMMs (φ, φᵀ and the elementwise
 passes are serial loops), so the thread count that matters is BLAS's, not
@@ -148,3 +149,15 @@ def l2_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
         except (OSError, ValueError):
             continue
     return 1 << 20
+
+
+@functools.cache
+def has_512_bit_vectors() -> bool:
+    """Whether the CPU LLVM compiles for has AVX-512F: ``kernels.sgemm``'s tile holds its 24 accumulators in
+    512-bit registers; with 256-bit ones LLVM splits them into 48, which do not fit in 16 registers (measured
+    compiled for AVX2: spilled to the stack, twice OpenBLAS's time)."""
+    try:
+        import llvmlite.binding as llvm
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except Exception:                         # a platform llvmlite cannot read: do not assume the vectors
+        return False

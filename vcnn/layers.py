@@ -16,7 +16,7 @@ import numpy as np
 
 import kernels
 from vcnn._checks import as_nchw, check_kernel_size
-from vcnn._threads import blas_threads, l2_cache_bytes
+from vcnn._threads import blas_threads, has_512_bit_vectors, l2_cache_bytes
 from vcnn.phi import phi, phi_adjoint
 
 
@@ -123,9 +123,10 @@ def _columns(shape: tuple, s: int, e: int, strip: tuple) -> slice:
     return slice(oh0 * wo, oh0 * wo + (e - s) * (oh1 - oh0) * wo)
 
 
-#: Whether float32 products on one BLAS thread go through the engine's own GEMM (``kernels.sgemm``); it is
-#: machine code with no plain-Python form, so not under NUMBA_DISABLE_JIT. Tests switch it to compare.
-OWN_GEMM = not numba.config.DISABLE_JIT
+#: Whether float32 products on one BLAS thread go through the engine's own GEMM (``kernels.sgemm``): on a
+#: CPU with 512-bit vectors, and not under NUMBA_DISABLE_JIT (the tile is machine code with no plain-Python
+#: form). Tests switch it to compare.
+OWN_GEMM = not numba.config.DISABLE_JIT and has_512_bit_vectors()
 
 
 def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -133,7 +134,7 @@ def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     (an 8×48 tile of out in 512-bit registers: 13-30 % less time than OpenBLAS on the 32-wide nets' thin
     products, ``benchmarks/RESULTS.md``). The tile has no cache blocking of its own and reads b again for
     every 8 rows of a: a strip of φ or one sample's dY fits, the paper's 85-MB φ does not. Otherwise, and
-    whenever b's or out's rows are not contiguous, by numpy (OpenBLAS, on all its threads)."""
+    whenever b's or out's rows are not contiguous or out overlaps a or b, by numpy (OpenBLAS)."""
     if _own_gemm(a, b, out) and b.strides[-1] == 4:
         kernels.sgemm(a, b, out)
         return out
@@ -141,8 +142,8 @@ def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def _matmul_bt(layer, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a · bᵀ, returned: a weight gradient's term, b being a block's dY or x (a few rows, one per
-    channel, as long as the sample). For ``kernels.sgemm`` bᵀ is first copied into rows of a kept buffer
+    """out = a · bᵀ, returned: a weight gradient's term, a · bᵀ = φ · dYᵀ (or dY · φᵀ, dP · Xᵀ, X · dPᵀ: see
+    :class:`_WeightGradient`), b usually the short side (a few rows, one per channel, as long as the sample). For ``kernels.sgemm`` bᵀ is first copied into rows of a kept buffer
     (its B must have contiguous rows): the copy costs a few per cent of the product, and the whole takes
     0.69-0.75× OpenBLAS's time for a conv layer's φ · dYᵀ (``benchmarks/RESULTS.md``)."""
     if _own_gemm(a, b, out):
@@ -156,7 +157,8 @@ def _matmul_bt(layer, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarr
 def _own_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
     """Whether a · b (or a · bᵀ) goes to ``kernels.sgemm``; see :func:`_matmul`."""
     return (OWN_GEMM and a.dtype == b.dtype == out.dtype == np.float32 and out.strides[-1] == 4
-            and b.nbytes <= l2_cache_bytes() and blas_threads() == 1)
+            and b.nbytes <= l2_cache_bytes() and blas_threads() == 1
+            and not np.may_share_memory(out, a) and not np.may_share_memory(out, b))
 
 
 def _dx_product(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int,

@@ -118,3 +118,30 @@ def test_a_product_whose_b_is_larger_than_the_l2_cache_goes_to_numpy(monkeypatch
         out = vcnn.layers._matmul(a, b, np.empty((8, 64), np.float32))
         assert calls == expected
         np.testing.assert_array_equal(out, np.full((8, 64), 64, np.float32))
+
+
+def test_every_element_is_rounded_alike_wherever_it_lies():
+    """A row in the last < 8 and a column in the padded last < 16 get the same bits as their twins in full
+    tiles: one fused multiply-add per k everywhere, in k order."""
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((9, 300)).astype(np.float32), rng.standard_normal((300, 53)).astype(np.float32)
+    a[8] = a[0]                    # row 8 is the row tail, row 0 in a full tile
+    b[:, 52] = b[:, 0]             # column 52 is in the padded tail (48 + 16 > 53), column 0 in a full tile
+    c = np.empty((9, 53), np.float32)
+    kernels.sgemm(a, b, c)
+    np.testing.assert_array_equal(c[8], c[0])
+    np.testing.assert_array_equal(c[:, 52], c[:, 0])
+
+
+def test_sgemm_takes_float32_matrices_only():
+    with pytest.raises(numba.core.errors.TypingError):
+        kernels.sgemm(np.ones((8, 3)), np.ones((3, 16)), np.empty((8, 16)))
+
+
+def test_an_output_that_overlaps_an_input_goes_to_numpy(monkeypatch):
+    monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
+    monkeypatch.setattr(vcnn.layers, "OWN_GEMM", True)
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((16, 16)).astype(np.float32), rng.standard_normal((16, 48)).astype(np.float32)
+    want = reference(a, b)
+    np.testing.assert_allclose(vcnn.layers._matmul(a, b, b), want, rtol=1e-5, atol=1e-5)

@@ -147,3 +147,15 @@ def test_l2_cache_bytes_reads_sysfs_skipping_what_it_cannot_read(tmp_path):
     (tmp_path / "index2" / "size").write_text("3M\n")
     assert l2_cache_bytes(str(tmp_path / "index2" / "..")) == 3 << 20        # another path: not the cached answer
     assert l2_cache_bytes(str(tmp_path / "nothing")) == 1 << 20               # no sysfs: the default
+
+
+@pytest.mark.parametrize("features,expected", [({"avx512f": True, "avx2": True}, True), ({"avx2": True}, False)])
+def test_512_bit_vectors_are_read_from_llvms_host_features(features, expected, monkeypatch):
+    import llvmlite.binding
+    from vcnn._threads import has_512_bit_vectors
+    monkeypatch.setattr(llvmlite.binding, "get_host_cpu_features", lambda: features)
+    has_512_bit_vectors.cache_clear()
+    try:
+        assert has_512_bit_vectors() is expected
+    finally:
+        has_512_bit_vectors.cache_clear()
