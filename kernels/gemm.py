@@ -3,9 +3,9 @@
 The conv layers' products are thin: 32 rows of W against a strip of φ a
 few hundred columns wide (``W · φ``), φ-many rows of Wᵀ against 32 rows of
 dY (``Wᵀ · dY``), or φ's rows against dY's, summed over the sample's
-positions (``φ · dYᵀ``, with dYᵀ first copied into rows). OpenBLAS runs them at 90-120 GFLOP/s on this machine,
-against 189 for a large square product (``benchmarks/RESULTS.md``, the
-sixth session). The kernel below keeps an 8×48 tile of C in 24 vectors of
+positions (``φ · dYᵀ``, with dYᵀ first copied into rows). OpenBLAS runs
+them at 90-120 GFLOP/s on this machine, against 189 for a large square
+product (``benchmarks/RESULTS.md``, the sixth session). The kernel below keeps an 8×48 tile of C in 24 vectors of
 16 floats and, for each k, loads 3 vectors of B's row k, broadcasts 8
 values of A's column k and does 24 fused multiply-adds: 11 loads per 24
 FMAs, the accumulators never leaving the registers.
