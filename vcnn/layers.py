@@ -142,9 +142,10 @@ def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def _matmul_bt(layer, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a · bᵀ, returned: a weight gradient's term, a · bᵀ = φ · dYᵀ (or dY · φᵀ, dP · Xᵀ, X · dPᵀ: see
-    :class:`_WeightGradient`), b usually the short side (a few rows, one per channel, as long as the sample). For ``kernels.sgemm`` bᵀ is first copied into rows of a kept buffer
-    (its B must have contiguous rows): the copy costs a few per cent of the product, and the whole takes
+    """out = a · bᵀ, returned: a weight gradient's term, φ · dYᵀ (or dY · φᵀ, dP · Xᵀ, X · dPᵀ: see
+    :class:`_WeightGradient`), b usually the short side (a few rows, one per channel, as long as the
+    sample). For ``kernels.sgemm`` bᵀ is first copied into rows of a kept buffer (its B must have
+    contiguous rows): the copy costs a few per cent of the product, and the whole takes
     0.69-0.75× OpenBLAS's time for a conv layer's φ · dYᵀ (``benchmarks/RESULTS.md``)."""
     if _own_gemm(a, b, out):
         bt = layer._buffer("bT", b.shape[::-1])
