@@ -14,6 +14,13 @@ def reference(a, b):
     return a.astype(np.float64) @ b.astype(np.float64)
 
 
+def record_sgemm(monkeypatch, what):
+    """Make every kernels.sgemm call (the layers look it up as kernels.sgemm) also append what(a, b, c)."""
+    calls, real = [], kernels.sgemm
+    monkeypatch.setattr(kernels, "sgemm", lambda a, b, c: (calls.append(what(a, b, c)), real(a, b, c)))
+    return calls
+
+
 def assert_close(c, a, b):
     """float32 round-off of a sum of K products: |error| ≤ 1e-6 · K · max|a| · max|b| (loose, and far
     below any wrong term)."""
@@ -73,8 +80,7 @@ def test_layers_on_one_blas_thread_use_it_and_match_numpy_and_the_naive_loops(ma
     multiply with kernels.sgemm (y's, dx's and dW's products): the same y, dx, dW, db as with numpy's GEMM,
     to float32 round-off, and as the naive loops in float64; and sgemm is what ran."""
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
-    calls = []
-    monkeypatch.setattr(kernels, "sgemm", lambda a, b, c, real=kernels.sgemm: (calls.append(c.shape), real(a, b, c)))
+    calls = record_sgemm(monkeypatch, lambda a, b, c: c.shape)
     results = {}
     for own in (True, False):
         monkeypatch.setattr(vcnn.layers, "OWN_GEMM", own)
@@ -86,13 +92,12 @@ def test_layers_on_one_blas_thread_use_it_and_match_numpy_and_the_naive_loops(ma
         dy = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
         dx = layer.backward(dy).copy()
         results[own] = (x, dy, y, dx, layer.dW.copy(), layer.db.copy(), layer)
-    layer = results[True][6]
-    dW = layer.dW.reshape(layer.dW.shape[0], -1)
+    x, dy, y, dx, dW, db, layer = results[True]
+    dW_matrix = dW.reshape(dW.shape[0], -1)
     assert len(set(calls)) >= 3, f"kernels.sgemm ran only for {set(calls)}"     # y, dx and dW's products
-    assert dW.shape in calls or dW.T.shape in calls, "dW's product did not go to kernels.sgemm"
+    assert dW_matrix.shape in calls or dW_matrix.T.shape in calls, "dW's product did not go to kernels.sgemm"
     for got, want in zip(results[True][2:6], results[False][2:6]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    x, dy, y, dx, dW, db, layer = results[True]
     x64, dy64, W64, b64 = (v.astype(np.float64) for v in (x, dy, layer.W, layer.b))
     if isinstance(layer, FullConv2D):
         want_y = naive.full_conv2d_forward(x64, W64, b64, layer.k)
@@ -109,8 +114,8 @@ def test_layers_on_one_blas_thread_use_it_and_match_numpy_and_the_naive_loops(ma
 def test_a_product_whose_b_is_larger_than_the_l2_cache_goes_to_numpy(monkeypatch):
     """The tile reads b again for every 8 rows of a: only a b within the L2 cache goes to kernels.sgemm."""
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
-    calls = []
-    monkeypatch.setattr(kernels, "sgemm", lambda a, b, c, real=kernels.sgemm: (calls.append(b.nbytes), real(a, b, c)))
+    monkeypatch.setattr(vcnn.layers, "OWN_GEMM", True)          # as on a CPU with 512-bit vectors
+    calls = record_sgemm(monkeypatch, lambda a, b, c: b.nbytes)
     a, b = np.ones((8, 64), np.float32), np.ones((64, 64), np.float32)         # b: 16 KB
     for l2, expected in ((1 << 20, [16384]), (16383, [])):
         calls.clear()
