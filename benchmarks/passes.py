@@ -12,7 +12,9 @@ change to the layer changes what is timed. Used by ``bench_conv.py`` and
 """
 import numpy as np
 
-from vcnn.layers import Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _phi_block, _phi_is_x, _strips
+import kernels
+from vcnn.layers import (Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _field_rows, _phi_block,
+                         _phi_is_x, _strips)
 
 
 def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = True) -> dict:
@@ -27,6 +29,8 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
     x = np.ascontiguousarray(x, dtype=layer.W.dtype)
     layer.forward(x)
     layer.backward(dy, need_dx=need_dx)
+    if layer.fields:
+        return _field_passes(layer, x, dy, need_dx)
     k, n = layer.k, x.shape[0]
     W = layer.W.reshape(layer.c_out, -1)
     dx = layer._buffer("dx", x.shape) if need_dx else None
@@ -72,4 +76,47 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
         passes[("GEMM", "Wᵀ·dY")] = each(lambda b: _dx_product(W.T, dY[b], cols[b], dx, *b, k))
         if not _phi_is_x(k, *blocks[0]):
             passes[("φᵀ", "φᵀ")] = each(lambda b: _dx_adjoint(products[b], dx, *b, k))
+    return passes
+
+
+def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -> dict:
+    """:func:`conv_passes` for a layer that reads φ's rows in place (``Conv2D._reads_fields``), sample
+    by sample: the products, the passes around them (``kernels.fields``), no φ and no φᵀ. As there,
+    the samples share buffers, which hold the last sample's values."""
+    n, c, h, w = x.shape
+    k = layer.k
+    wide = layer._wide_product(x, n - 1)
+    padded, dyt = layer._dy_fields(dy, x.shape, n - 1)
+
+    def each(fn):
+        return lambda: [fn(s) for s in range(n)]
+
+    def weight_gradient():
+        dW = _WeightGradient(layer, layer.dW.reshape(layer.c_out, -1))
+        for s in range(n):
+            dW.add_fields(x[s].reshape(-1), _field_rows(c, h, w, k), dyt)
+        dW.finish()
+
+    passes = {
+        ("GEMM", "Y = W·φ(X)"): each(lambda s: layer._wide_product(x, s)),
+        ("bias", "+ b (and ReLU), to (N, C, H, W)"): each(lambda s: layer._wide_to_y(wide, w, s)),
+        ("bias", "dY (ReLU mask), db; padded and transposed"): each(lambda s: layer._dy_fields(dy, x.shape, s)),
+        ("GEMM", "dW += dY·φ(X)ᵀ"): weight_gradient,
+    }
+    if need_dx and c >= kernels.TILE_ROWS:
+        Wt = layer._buffer("Wt", (c, layer.c_out, k, k))
+        Wt[...] = layer.W.transpose(1, 0, 2, 3)
+        dx = layer._buffer("dx", x.shape)
+        dx_wide = layer._turned_product(Wt, padded)
+        passes[("GEMM", "dX = W turned · φ(dY padded)")] = each(lambda s: layer._turned_product(Wt, padded))
+        passes[("reshuffle", "dX out of its wide product")] = each(
+            lambda s: kernels.wide_to_planes(dx_wide, w + k - 1, dx[s]))
+    elif need_dx:                     # fewer than 8 input channels: dX = φᵀ(Wᵀ · dY), as on the φ path
+        dY = layer._unpadded(padded, dy.shape)
+        cols = layer._buffer("cols", (c * k * k, dY.shape[1]))
+        dx = layer._buffer("dx", x.shape)
+        Wt = layer.W.reshape(layer.c_out, -1).T
+        product = _dx_product(Wt, dY, cols, dx, n - 1, n, k)
+        passes[("GEMM", "Wᵀ·dY")] = each(lambda s: _dx_product(Wt, dY, cols, dx, s, s + 1, k))
+        passes[("φᵀ", "φᵀ")] = each(lambda s: _dx_adjoint(product, dx, s, s + 1, k))
     return passes

@@ -37,56 +37,83 @@ VECTOR = 16            # floats per 512-bit vector
 
 
 def _tile_kernel(vectors: int):
-    """An intrinsic ``tile(a, b, c, m0, n0)``: C[m0:m0+8, n0:n0+16·vectors] = A[m0:m0+8, :] · B[:, n0:...].
+    """An intrinsic ``tile(a, a_rows, a_step, b, b_rows, c, m0, n0)``: C[m0:m0+8, n0:n0+16·vectors] = A·B there.
 
-    Strides are read from the arrays (bytes), so A may be any 2-D view; B's and C's rows must be
-    contiguous (checked by :func:`sgemm`). No bounds are checked here.
+    A and B are addressed through byte offsets from their first value, so that one tile serves a
+    matrix and a matrix that is never formed (:func:`gemm_rows`): A's row m starts ``a_rows[m]``
+    bytes after ``a``'s first float, its values ``a_step`` bytes apart; B's row k starts
+    ``b_rows[k]`` bytes after ``b``'s, its values adjacent; K = len(b_rows). C's rows must be
+    contiguous. No bounds are checked here.
     """
     @intrinsic
-    def tile(typingctx, a, b, c, m0, n0):
-        arrays_ok = all(isinstance(t, types.Array) and t.dtype == types.float32 and t.ndim == 2 for t in (a, b, c))
-        if not (arrays_ok and isinstance(m0, types.Integer) and isinstance(n0, types.Integer)):
-            return None                       # float32 matrices only: anything else is a typing error
+    def tile(typingctx, a, a_rows, a_step, b, b_rows, c, m0, n0):
+        floats = all(isinstance(t, types.Array) and t.dtype == types.float32 for t in (a, b, c))
+        offsets = all(isinstance(t, types.Array) and t.dtype == types.int64 and t.ndim == 1 for t in (a_rows, b_rows))
+        if not (floats and offsets and c.ndim == 2 and all(isinstance(t, types.Integer) for t in (a_step, m0, n0))):
+            return None                       # float32 matrices and int64 offsets only: anything else is a typing error
 
         def codegen(context, builder, signature, args):
-            a_arr, b_arr, c_arr = (context.make_array(t)(context, builder, v)
-                                   for t, v in zip(signature.args[:3], args[:3]))
-            row0, col0 = args[3], args[4]
+            a_arr, a_rows_arr, _, b_arr, b_rows_arr, c_arr = (
+                context.make_array(t)(context, builder, v) if isinstance(t, types.Array) else None
+                for t, v in zip(signature.args[:6], args[:6]))
+            a_step, row0, col0 = args[2], args[6], args[7]
             intp = context.get_value_type(types.intp)
             vec = ir.VectorType(ir.FloatType(), VECTOR)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
                                                  "llvm.fma.v16f32")
 
-            def address(arr, pointee, i, j):
-                """Pointer to arr[i, j] as ``pointee*``: data + i·stride0 + j·stride1 bytes."""
-                s0, s1 = cgutils.unpack_tuple(builder, arr.strides, 2)
-                offset = builder.add(builder.mul(i, s0), builder.mul(j, s1))
-                return builder.inttoptr(builder.add(builder.ptrtoint(arr.data, intp), offset), pointee.as_pointer())
-
             def const(v):
                 return ir.Constant(intp, v)
 
-            depth = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
+            def pointer(byte_address, pointee):
+                return builder.inttoptr(byte_address, pointee.as_pointer())
+
+            def offset(rows_arr, i):
+                return builder.load(builder.gep(rows_arr.data, [i]))
+
+            a_start = [builder.add(builder.ptrtoint(a_arr.data, intp), offset(a_rows_arr, builder.add(row0, const(i))))
+                       for i in range(TILE_ROWS)]
+            b_start = builder.add(builder.ptrtoint(b_arr.data, intp), builder.mul(col0, const(4)))
+            depth = cgutils.unpack_tuple(builder, b_rows_arr.shape, 1)[0]
             acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * VECTOR))
                     for _ in range(vectors)] for _ in range(TILE_ROWS)]
             splat = ir.Constant(ir.VectorType(ir.IntType(32), VECTOR), [0] * VECTOR)
             with cgutils.for_range(builder, depth) as loop:
                 k = loop.index
-                b_row = [builder.load(address(b_arr, vec, k, builder.add(col0, const(VECTOR * v))), align=4)
+                b_row = builder.add(b_start, offset(b_rows_arr, k))
+                b_vec = [builder.load(pointer(builder.add(b_row, const(4 * VECTOR * v)), vec), align=4)
                          for v in range(vectors)]
+                a_k = builder.mul(k, a_step)
                 for i in range(TILE_ROWS):
-                    a_ik = builder.load(address(a_arr, ir.FloatType(), builder.add(row0, const(i)), k))
+                    a_ik = builder.load(pointer(builder.add(a_start[i], a_k), ir.FloatType()))
                     a_vec = builder.insert_element(ir.Constant(vec, ir.Undefined), a_ik, ir.Constant(ir.IntType(32), 0))
                     a_vec = builder.shuffle_vector(a_vec, ir.Constant(vec, ir.Undefined), splat)
                     for v in range(vectors):
-                        builder.store(builder.call(fma, [a_vec, b_row[v], builder.load(acc[i][v])]), acc[i][v])
+                        builder.store(builder.call(fma, [a_vec, b_vec[v], builder.load(acc[i][v])]), acc[i][v])
+            c_data = builder.ptrtoint(c_arr.data, intp)
+            c_row_step = cgutils.unpack_tuple(builder, c_arr.strides, 2)[0]
             for i in range(TILE_ROWS):
+                c_row = builder.add(c_data, builder.mul(builder.add(row0, const(i)), c_row_step))
                 for v in range(vectors):
-                    target = address(c_arr, vec, builder.add(row0, const(i)), builder.add(col0, const(VECTOR * v)))
-                    builder.store(builder.load(acc[i][v]), target, align=4)
+                    target = builder.add(c_row, builder.mul(builder.add(col0, const(VECTOR * v)), const(4)))
+                    builder.store(builder.load(acc[i][v]), pointer(target, vec), align=4)
             return context.get_dummy_value()
-        return types.void(a, b, c, m0, n0), codegen
+        return types.void(a, a_rows, a_step, b, b_rows, c, m0, n0), codegen
     return tile
+
+
+@intrinsic
+def _at(typingctx, array, byte_offset):
+    """The float32 ``byte_offset`` bytes after ``array``'s first value (no bounds checked)."""
+    if not (isinstance(array, types.Array) and array.dtype == types.float32 and isinstance(byte_offset, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        intp = context.get_value_type(types.intp)
+        address = builder.add(builder.ptrtoint(data, intp), args[1])
+        return builder.load(builder.inttoptr(address, ir.FloatType().as_pointer()))
+    return types.float32(array, byte_offset), codegen
 
 
 _tile_48 = _tile_kernel(3)
@@ -98,12 +125,8 @@ _tile_16 = _tile_kernel(1)
 def sgemm(a, b, c):
     """Write A·B into C: a (M, K), b (K, N), c (M, N), all float32; b's and c's rows contiguous.
 
-    Any strides otherwise (a transposed view for A, a block of columns for C).
-
-    Tiles of 8×48, then one of 8×32 or 8×16, cover what they can; the last < 16 columns
-    take one more 8×16 tile on a zero-padded copy of them, and the last < 8
-    rows are summed row by row, in the same k order with the same fused
-    multiply-adds. C must not overlap A or B.
+    Any strides otherwise (a transposed view for A, a block of columns for C). C must not overlap
+    A or B. This is :func:`gemm_rows` with the rows of two matrices.
     """
     m, depth = a.shape
     n = b.shape[1]
@@ -111,36 +134,82 @@ def sgemm(a, b, c):
         raise ValueError("sgemm: shapes do not match")
     if n > 1 and ((b.size and b.strides[1] != 4) or (c.size and c.strides[1] != 4)):   # whole vectors
         raise ValueError("sgemm: b and c need contiguous rows")
+    a_rows = np.arange(m) * np.int64(a.strides[0])
+    b_rows = np.arange(depth) * np.int64(b.strides[0])
+    _gemm(a, a_rows, a.strides[1], b, b_rows, c)
+
+
+@njit(cache=True)
+def gemm_rows(a, a_rows, a_step, b, b_rows, c):
+    """Write A·B into C, A's and B's rows found through byte offsets into ``a`` and ``b``: an implicit GEMM.
+
+    A's row m starts ``a_rows[m]`` bytes after ``a``'s first float, its K values ``a_step`` bytes
+    apart; B's row k starts ``b_rows[k]`` bytes after ``b``'s first float, its N values adjacent;
+    K = len(b_rows), (M, N) = c.shape. ``a`` and ``b`` are C-contiguous float32 arrays of any shape,
+    and every value the rows name must lie inside them (checked: a ValueError otherwise); c's rows
+    contiguous, not overlapping a or b.
+
+    With offsets of a k×k receptive field's values in an image, B is φ of the image (or A is,
+    along K) without φ being written: :class:`vcnn.Conv2D` on one BLAS thread
+    (``docs/HOW-VCNN-WORKS.md``, section 7).
+    """
+    m, n = c.shape
+    depth = b_rows.shape[0]
+    if a_rows.shape[0] != m:
+        raise ValueError("gemm_rows: a_rows must have one offset per row of c")
+    if not (a.flags.c_contiguous and b.flags.c_contiguous) or (n > 1 and c.size and c.strides[1] != 4):
+        raise ValueError("gemm_rows: a and b must be C-contiguous and c's rows contiguous")
+    if a_step < 0 or (m and depth and (a_rows.min() < 0 or a_rows.max() + (depth - 1) * a_step + 4 > a.nbytes)):
+        raise ValueError("gemm_rows: a row of A reaches outside a")
+    if m and depth and n and (b_rows.min() < 0 or b_rows.max() + 4 * n > b.nbytes):
+        raise ValueError("gemm_rows: a row of B reaches outside b")
+    _gemm(a, a_rows, a_step, b, b_rows, c)
+
+
+@njit(cache=True)
+def _gemm(a, a_rows, a_step, b, b_rows, c):
+    """The loops around the tile (:func:`gemm_rows`, unchecked). The last < 8 rows of C take tiles
+    too, on A's rows copied into 8 rows padded with zeros, so that every element of C is the same
+    fused multiply-adds in the same k order wherever it lies."""
+    m = c.shape[0]
     rows = m - m % TILE_ROWS
+    _row_blocks(a, a_rows, a_step, b, b_rows, c, rows)
+    if rows == m:
+        return
+    depth = b_rows.shape[0]
+    a_pad = np.zeros((TILE_ROWS, depth), np.float32)
+    for i in range(m - rows):
+        for p in range(depth):
+            a_pad[i, p] = _at(a, a_rows[rows + i] + p * a_step)
+    c_pad = np.empty((TILE_ROWS, c.shape[1]), np.float32)
+    _row_blocks(a_pad, np.arange(TILE_ROWS) * np.int64(4 * depth), 4, b, b_rows, c_pad, TILE_ROWS)
+    c[rows:] = c_pad[:m - rows]
+
+
+@njit(cache=True)
+def _row_blocks(a, a_rows, a_step, b, b_rows, c, rows):
+    """C's first ``rows`` rows (a multiple of 8), 8 at a time: tiles of 8×48, then one of 8×32 or 8×16,
+    and the last < 16 columns in one more 8×16 tile on a zero-padded copy of them."""
+    n = c.shape[1]
+    depth = b_rows.shape[0]
     cols_48 = n - n % 48
     cols_16 = n - n % VECTOR
     for m0 in range(0, rows, TILE_ROWS):              # C row block by row block: its rows written in order
         for n0 in range(0, cols_48, 48):
-            _tile_48(a, b, c, m0, n0)
+            _tile_48(a, a_rows, a_step, b, b_rows, c, m0, n0)
         n0 = cols_48
         if cols_16 - n0 >= 2 * VECTOR:                 # 32 of the last < 48 columns in one tile
-            _tile_32(a, b, c, m0, n0)
+            _tile_32(a, a_rows, a_step, b, b_rows, c, m0, n0)
             n0 += 2 * VECTOR
         if n0 < cols_16:
-            _tile_16(a, b, c, m0, n0)
-    if cols_16 < n and rows > 0:                       # the last < 16 columns: one tile on a zero-padded copy
+            _tile_16(a, a_rows, a_step, b, b_rows, c, m0, n0)
+    if cols_16 < n and rows > 0:
         b_pad = np.zeros((depth, VECTOR), np.float32)
-        b_pad[:, :n - cols_16] = b[:, cols_16:]
+        for p in range(depth):
+            for j in range(n - cols_16):
+                b_pad[p, j] = _at(b, b_rows[p] + 4 * (cols_16 + j))
         c_pad = np.empty((rows, VECTOR), np.float32)
+        pad_rows = np.arange(depth) * np.int64(4 * VECTOR)
         for m0 in range(0, rows, TILE_ROWS):
-            _tile_16(a, b_pad, c_pad, m0, 0)
+            _tile_16(a, a_rows, a_step, b_pad, pad_rows, c_pad, m0, 0)
         c[:rows, cols_16:] = c_pad[:, :n - cols_16]
-    for i in range(rows, m):                           # the last < 8 rows, row by row
-        _row_times(a[i], b, c[i])
-
-
-@njit(cache=True, fastmath={"contract"})
-def _row_times(a_row, b, out):
-    """out = a_row · b, k by k, each step one fused multiply-add (``contract``), as in the tile."""
-    for j in range(out.shape[0]):
-        out[j] = 0.0
-    for p in range(a_row.shape[0]):
-        a_p = a_row[p]
-        src = b[p]
-        for j in range(out.shape[0]):
-            out[j] += a_p * src[j]

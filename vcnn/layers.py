@@ -9,6 +9,7 @@ weights (float32 by default; float64 for gradient checks) and refuses input
 of another dtype. ``backward`` consumes what ``forward`` kept: call it once
 per forward.
 """
+import functools
 import math
 
 import numba
@@ -39,7 +40,7 @@ class _KeptBuffers:
     A lone layer keeps all of its own.
     """
 
-    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum")
+    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "Wt")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -162,6 +163,26 @@ def _own_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
             and not np.may_share_memory(out, a) and not np.may_share_memory(out, b))
 
 
+@functools.lru_cache(maxsize=64)
+def _field_rows(channels: int, height: int, width: int, k: int, turned: bool = False) -> np.ndarray:
+    """Byte offsets, from the first value of a float32 image (C, H, W), of the k×k fields' rows of φ:
+    row (c, i, j) of φ' starts at x[c, i, j] (:mod:`kernels.fields`). ``turned``: the kernel turned
+    by 180°, row (c, i, j) at x[c, k-1-i, k-1-j] (dX's full correlation). Read-only, kept per shape."""
+    i = np.arange(k)[::-1] if turned else np.arange(k)               # i, and j alike
+    rows = (np.arange(channels)[:, None, None] * height + i[None, :, None]) * width + i[None, None, :]
+    rows = rows.reshape(-1).astype(np.int64) * 4
+    rows.flags.writeable = False
+    return rows
+
+
+@functools.lru_cache(maxsize=64)
+def _steps(count: int, step: int) -> np.ndarray:
+    """Byte offsets 0, step, 2·step, … of ``count`` rows (read-only, kept per shape)."""
+    rows = np.arange(count, dtype=np.int64) * step
+    rows.flags.writeable = False
+    return rows
+
+
 def _dx_product(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int,
                 k: int) -> np.ndarray:
     """Wᵀ · dY of samples s..e-1, written over ``cols`` (φ is spent); for k = 1 and one sample,
@@ -204,12 +225,26 @@ class _WeightGradient:
 
     def add(self, dY, cols):
         a, b = (cols, dY) if self.transposed else (dY, cols)        # the term is a · bᵀ
-        shape = (a.shape[0], b.shape[0])
+        self._sum(_matmul_bt(self.layer, a, b, self._term((a.shape[0], b.shape[0]))))
+
+    def add_fields(self, x, field_rows, dyt):
+        """The term φ(X_n) · dY_nᵀ with φ's rows read in the sample x (1-D) at ``field_rows`` and dY_nᵀ
+        laid out as :func:`kernels.dy_to_fields` writes it (transposed dW only)."""
+        term = self._term((field_rows.shape[0], dyt.shape[1]))
+        kernels.gemm_rows(x, field_rows, 4, dyt.reshape(-1), _steps(dyt.shape[0], dyt.strides[0]), term)
+        self._sum(term)
+
+    def _term(self, shape):
+        """Where the next term goes: the first into the total's own memory, the others into scratch."""
         if self.total is None:
-            first = self.layer._buffer("dWt", shape) if self.transposed else self.dW
-            self.total = _matmul_bt(self.layer, a, b, first)
+            return self.layer._buffer("dWt", shape) if self.transposed else self.dW
+        return self.layer._buffer("dWt_term", shape)
+
+    def _sum(self, term):
+        if self.total is None:
+            self.total = term
         else:
-            self.total += _matmul_bt(self.layer, a, b, self.layer._buffer("dWt_term", shape))
+            self.total += term
 
     def finish(self):
         if self.transposed:
@@ -295,6 +330,32 @@ class Conv2D(_KeptBuffers):
     in another order; on the colorization nets' shapes numpy's OpenBLAS
     gave the same bits).
 
+    **φ's rows read in place (one BLAS thread, a sample within the L2 cache).**
+    Row (c, i, j) of one image's φ is x[c, oh + i, ow + j] over the output
+    positions; numbered t = oh·W + ow, in the image's width, that is a run
+    of adjacent values of x from x[c, i, j] on. So on one BLAS thread, with
+    the engine's own GEMM, float32, k > 1 and a sample (and its zero-padded
+    dy) within the L2 cache, the layer never writes φ:
+    :func:`kernels.gemm_rows` finds B's rows by their offsets in x
+    (:mod:`kernels.fields`)::
+
+        Y'_n = W · φ'(X_n)                 (C_out, T), T = (Ho - 1)·W + Wo
+        dWᵀ += φ'(X_n) · dY'_nᵀ            dY'ᵀ zero at the columns off the output
+        dX'_n = W̃ · φ'(pad(dY_n))          W̃: W turned by 180°, C_in × C_out·k·k
+
+    and keeps only the output positions of Y' and dX' (the columns with
+    ow ≥ Wo fall off the right edge: k - 1 of every W). The last is the
+    full correlation of dY, padded with k - 1 zeros on every side, by the
+    turned kernel: dX without φᵀ. A 32-wide net's x of one sample
+    (0.4 MB) stays in the L2 cache for the whole product, where φ (5.3 MB
+    for a 4×4 layer) did not: the 4×4 layer's forward of one sample took
+    0.54 ms against 1.6 for im2col and the GEMM, and ``deep8``'s step at
+    batch 16 went from 139 to 97 ms (``benchmarks/RESULTS.md``, the seventh
+    session; ``docs/HOW-VCNN-WORKS.md`` §7). With fewer than 8 input
+    channels dX still goes through Wᵀ · dY and φᵀ (the product above would
+    have fewer rows than the tile). The φ path below stays for the rest:
+    float64, several BLAS threads, the paper's width, ``NUMBA_DISABLE_JIT``.
+
     The layer keeps x (a reference: backward reads it again, so do not
     change it in between) and its buffers from batch to batch, so a step
     writes into memory that is already mapped. So are y and dx: **the
@@ -314,6 +375,7 @@ class Conv2D(_KeptBuffers):
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
         self.x = None
+        self.fields = False         # whether the last forward read φ's rows in x (see _reads_fields)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
@@ -321,12 +383,32 @@ class Conv2D(_KeptBuffers):
         k = check_kernel_size(self.k, h, w)
         self.x = x
         self.y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
+        self.fields = self._reads_fields(x)
+        if self.fields:
+            self._forward_fields(x)
+            return self.y
         W = self.W.reshape(self.c_out, -1)
         for s, e in _blocks(self, n):
             for strip in _strips(self, x.shape, s, e):
                 self._product(W, _phi_block(self, x, s, e, k, strip), s, e, strip)    # now the conv is a GEMM
             self._add_bias(s, e)
         return self.y
+
+    def _reads_fields(self, x) -> bool:
+        """Whether this batch's products read φ's rows in x in place (:func:`kernels.gemm_rows`), φ never
+        written: float32, k > 1, one sample per block on one BLAS thread with the engine's own GEMM, a
+        sample's x and its zero-padded dy within the L2 cache, and dW no taller than wide. See Notes."""
+        _, c, h, w = x.shape
+        k = self.k
+        padded_dy = self.c_out * (h + k - 1) * (w + k - 1) * x.itemsize
+        return (OWN_GEMM and k > 1 and x.dtype == np.float32 and c * k * k >= self.c_out
+                and (self.samples_per_block or 1) == 1 and blas_threads() == 1
+                and max(x[0].nbytes, padded_dy) <= l2_cache_bytes())
+
+    def _forward_fields(self, x):
+        """y = W · φ(x) + b (ReLU'd if fused), sample by sample, φ's rows read in x (:mod:`kernels.fields`)."""
+        for s in range(x.shape[0]):
+            self._wide_to_y(self._wide_product(x, s), x.shape[3], s)
 
     # The passes of one block, here so that benchmarks/passes.py times the layer's own code.
     def _gemm_output(self, s, e):
@@ -354,6 +436,50 @@ class Conv2D(_KeptBuffers):
                              self.y[s:e].reshape(e - s, self.c_out, -1) if self.relu else None)
         return dY
 
+    # The passes of one sample when φ's rows are read in place (_reads_fields), here for benchmarks/passes.py too.
+    def _wide_product(self, x, s):
+        """W · φ(x_s) with φ's rows read in x_s: the (C_out, T) "wide" matrix of :mod:`kernels.fields`."""
+        _, c, h, w = x.shape
+        ho, wo = self.y.shape[2:]
+        W = self.W.reshape(-1)
+        wide = self._buffer("wide", (self.c_out, (ho - 1) * w + wo))
+        kernels.gemm_rows(W, _steps(self.c_out, W.size // self.c_out * 4), 4, x[s].reshape(-1),
+                          _field_rows(c, h, w, self.k), wide)
+        return wide
+
+    def _wide_to_y(self, wide, width, s):
+        """y[s] = the output positions of ``wide`` + b (ReLU'd if fused)."""
+        kernels.wide_to_planes(wide, width, self.y[s], self.b, self.relu)
+
+    def _dy_fields(self, dy, x_shape, s):
+        """dy[s], masked by [y > 0] if a ReLU is fused, zero-padded and transposed
+        (:func:`kernels.dy_to_fields`); adds Σ to db. Returns (padded, dyt)."""
+        _, _, h, w = x_shape
+        k = self.k
+        ho, wo = dy.shape[2:]
+        padded = self._buffer("dYp", (self.c_out, h + k - 1, w + k - 1))
+        dyt = self._buffer("dYt", ((ho - 1) * w + wo, self.c_out))
+        kernels.dy_to_fields(dy[s], k, self.db, padded, dyt, self.y[s] if self.relu else None)
+        return padded, dyt
+
+    def _unpadded(self, padded, dy_shape):
+        """The (masked) dy of one sample as rows (C_out, Ho·Wo), copied out of its zero-padded planes."""
+        _, _, ho, wo = dy_shape
+        e = self.k - 1
+        dY = self._buffer("rows", (self.c_out, ho * wo))
+        dY.reshape(self.c_out, ho, wo)[...] = padded[:, e:e + ho, e:e + wo]
+        return dY
+
+    def _turned_product(self, Wt, padded):
+        """The full correlation of the padded dY with the kernel turned by 180°, φ's rows read in
+        ``padded``: dX_s's (C_in, T) wide matrix, T = (H - 1)·(W + k - 1) + W."""
+        c, _, k, _ = Wt.shape
+        _, hp, wp = padded.shape
+        wide = self._buffer("wide", (c, (hp - k) * wp + wp - k + 1))
+        kernels.gemm_rows(Wt.reshape(-1), _steps(c, Wt[0].size * 4), 4, padded.reshape(-1),
+                          _field_rows(self.c_out, hp, wp, k, turned=True), wide)
+        return wide
+
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.x is None:
             raise RuntimeError("Conv2D.backward needs a forward first (and runs once per forward)")
@@ -365,6 +491,10 @@ class Conv2D(_KeptBuffers):
         dW = _WeightGradient(self, self.dW.reshape(self.c_out, -1))
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
+        if self.fields:
+            self._backward_fields(x, dy, dW, dx)
+            dW.finish()
+            return dx
         for s, e in _blocks(self, x.shape[0]):
             dY = self._dY(dy, s, e)
             cols = _phi_block(self, x, s, e, self.k)
@@ -373,6 +503,27 @@ class Conv2D(_KeptBuffers):
                 _dx_block(W.T, dY, cols, dx, s, e, self.k)               # dX = φᵀ(Wᵀ · dY)
         dW.finish()
         return dx
+
+    def _backward_fields(self, x, dy, dW, dx):
+        """dW, db and (given dx) dX sample by sample, φ's rows read in x and in the zero-padded dy
+        (:mod:`kernels.fields`): dX is the full correlation of dy with the kernel turned by 180°. With
+        fewer than 8 input channels that product would have fewer rows than one tile: dX = φᵀ(Wᵀ · dY)
+        then, as on the φ path (the network's first layer needs no dX)."""
+        n, c, h, w = x.shape
+        k = self.k
+        ho, wo = dy.shape[2:]
+        turned = dx is not None and c >= kernels.TILE_ROWS
+        if turned:
+            Wt = self._buffer("Wt", (c, self.c_out, k, k))
+            Wt[...] = self.W.transpose(1, 0, 2, 3)
+        for s in range(n):
+            padded, dyt = self._dy_fields(dy, x.shape, s)
+            dW.add_fields(x[s].reshape(-1), _field_rows(c, h, w, k), dyt)
+            if turned:
+                kernels.wide_to_planes(self._turned_product(Wt, padded), w + k - 1, dx[s])
+            elif dx is not None:
+                _dx_block(self.W.reshape(self.c_out, -1).T, self._unpadded(padded, dy.shape),
+                          self._buffer("cols", (c * k * k, ho * wo)), dx, s, s + 1, k)
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""

@@ -76,10 +76,13 @@ def test_sgemm_refuses_rows_that_are_not_contiguous():
 @pytest.mark.parametrize("make", [lambda: Conv2D(3, 16, 3, rng=0, relu=True), lambda: Conv2D(1, 8, 5, rng=1),
                                   lambda: FullConv2D(8, 2, 4, rng=2)])
 def test_layers_on_one_blas_thread_use_it_and_match_numpy_and_the_naive_loops(make, monkeypatch):
-    """With one BLAS thread (one sample per block, as in each `train --jobs 2` process) the float32 layers
-    multiply with kernels.sgemm (y's, dx's and dW's products): the same y, dx, dW, db as with numpy's GEMM,
-    to float32 round-off, and as the naive loops in float64; and sgemm is what ran."""
+    """With one BLAS thread (one sample per block, as in each `train --jobs 2` process) the float32 layers'
+    φ path multiplies with kernels.sgemm (y's, dx's and dW's products): the same y, dx, dW, db as with
+    numpy's GEMM, to float32 round-off, and as the naive loops in float64; and sgemm is what ran. (A
+    Conv2D whose sample fits the L2 cache reads φ's rows in place instead: tests/vcnn/test_fields.py;
+    here it is told not to, as for a sample too large for the cache.)"""
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
+    monkeypatch.setattr(Conv2D, "_reads_fields", lambda self, x: False)
     calls = record_sgemm(monkeypatch, lambda a, b, c: c.shape)
     results = {}
     for own in (True, False):
