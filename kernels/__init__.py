@@ -2,11 +2,12 @@
 
 Every kernel here is ``@njit(cache=True)``, takes its output buffer as an
 argument and returns nothing: shape checks and allocation live in the Python
-wrappers of :mod:`vcnn` that call them (but :func:`sgemm` checks its shapes
-itself, and pads its edges in memory of its own). ``NUMBA_DISABLE_JIT=1`` turns every
-kernel back into the plain Python loop it is written as, except
-:func:`sgemm`, whose register tile is written in LLVM's IR (``kernels/gemm.py``):
-without the JIT, :mod:`vcnn` multiplies with numpy instead.
+wrappers of :mod:`vcnn` that call them (but :func:`sgemm` and :func:`gemm_rows`
+check their shapes and offsets themselves, and pad their edges in memory of their own).
+``NUMBA_DISABLE_JIT=1`` turns every kernel back into the plain Python loop it is
+written as, except :func:`sgemm` and :func:`gemm_rows`, whose register tile is
+written in LLVM's IR (``kernels/gemm.py``): without the JIT, :mod:`vcnn`
+multiplies with numpy instead, on φ.
 """
 from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.color import yuv_to_rgb_in_gamut

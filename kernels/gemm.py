@@ -16,9 +16,15 @@ section 2). So the tile is written in LLVM's IR, through
 :func:`numba.extending.intrinsic`, with explicit ``<16 x float>`` vectors
 and ``llvm.fma``; the loops around it are plain Numba. The last < 16
 columns take one more tile on a zero-padded copy of them, and the last < 8
-rows a loop whose multiply-adds LLVM fuses (``fastmath`` "contract"), so
-that every C element is Σ_k A[i, k]·B[k, j] summed in k order with one
-rounding per multiply-add, wherever it lies.
+rows one more on A's rows copied into 8 padded with zeros, so that every C
+element is Σ_k A[i, k]·B[k, j] summed in k order with one rounding per
+multiply-add, wherever it lies.
+
+The tile finds A's and B's rows through byte offsets (:func:`gemm_rows`),
+so that it multiplies matrices that are never written: given the offsets
+of a k×k field's values in an image, B is φ of the image read in place
+(:mod:`kernels.fields`, :class:`vcnn.Conv2D`). :func:`sgemm` is the case
+of two matrices, their rows at a fixed stride.
 
 The tile is machine code with no Python equivalent: under
 ``NUMBA_DISABLE_JIT=1`` there is nothing to run, and :mod:`vcnn.layers`
