@@ -86,7 +86,8 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
     n, c, h, w = x.shape
     k = layer.k
     wide = layer._wide_product(x, n - 1)
-    padded, dyt = layer._dy_fields(dy, x.shape, n - 1)
+    dY, padded, dyt = layer._dy_fields(dy, x.shape, n - 1)
+    ho, wo = dy.shape[2:]
 
     def each(fn):
         return lambda: [fn(s) for s in range(n)]
@@ -100,7 +101,8 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
     passes = {
         ("GEMM", "Y = W·φ(X)"): each(lambda s: layer._wide_product(x, s)),
         ("bias", "+ b (and ReLU), to (N, C, H, W)"): each(lambda s: layer._wide_to_y(wide, w, s)),
-        ("bias", "dY (ReLU mask), db; padded and transposed"): each(lambda s: layer._dy_fields(dy, x.shape, s)),
+        ("bias", "dY (ReLU mask), db"): each(lambda s: layer._dY(dy, s, s + 1)),
+        ("reshuffle", "dY padded and transposed"): each(lambda s: kernels.rows_to_fields(dY, wo, k, padded, dyt)),
         ("GEMM", "dW += dY·φ(X)ᵀ"): weight_gradient,
     }
     if need_dx and c >= kernels.TILE_ROWS:
@@ -112,7 +114,6 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
         passes[("reshuffle", "dX out of its wide product")] = each(
             lambda s: kernels.wide_to_planes(dx_wide, w + k - 1, dx[s]))
     elif need_dx:                     # fewer than 8 input channels: dX = φᵀ(Wᵀ · dY), as on the φ path
-        dY = layer._unpadded(padded, dy.shape)
         cols = layer._buffer("cols", (c * k * k, dY.shape[1]))
         dx = layer._buffer("dx", x.shape)
         Wt = layer.W.reshape(layer.c_out, -1).T

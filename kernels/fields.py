@@ -17,11 +17,10 @@ values of every channel. Backward: dW = Σ_n φ'(x_n) · dY'_nᵀ, with dY'ᵀ's
 rows at the t of each output position and zero rows at the others; and
 dX = the full correlation of dY, zero-padded by k - 1 on every side, with
 the kernel turned by 180°: again φ-rows read in place, now in the padded
-dY (:func:`dy_to_fields` writes both layouts in one pass).
+dY (:func:`rows_to_fields` writes both layouts).
 
 Plain loops: under ``NUMBA_DISABLE_JIT=1`` they run as written.
 """
-import numpy as np
 from numba import njit
 
 
@@ -39,51 +38,30 @@ def wide_to_planes(wide, width, out, b=None, relu=False):
                 dst[ow] = v if (v > 0 or not relu) else 0.0
 
 
-@njit(cache=True, fastmath={"reassoc"})
-def dy_to_fields(dy, k, db, padded, dyt, y=None):
-    """One sample's dy (C, Ho, Wo) in the two layouts of the implicit backward; db += its sums.
+@njit(cache=True)
+def rows_to_fields(rows, cols, k, padded, dyt):
+    """One sample's dY, as rows (C, Ho·Wo) of Wo = ``cols`` columns, in the two layouts of the implicit backward.
 
-    ``padded`` (C, Ho + 2k - 2, W + k - 1), W = Wo + k - 1: dy with k - 1 zeros on every side, the
+    ``padded`` (C, Ho + 2k - 2, W + k - 1), W = Wo + k - 1: dY with k - 1 zeros on every side, the
     image whose φ-rows dX's product reads. ``dyt`` (T, C), T = (Ho - 1)·W + Wo: dyt[oh·W + ow, c] =
-    dy[c, oh, ow], and zero at the t with ow ≥ Wo: the B of dW's product. Given the rectified output
-    ``y`` of a fused ReLU, dy passes only where y > 0. Each sum of db runs in float64
-    (``reassoc``: several partial sums at once).
-
-    Two passes: dy into ``padded`` a row at a time (a loop LLVM vectorises, with the mask and the
-    sums), then ``padded`` into dyt an output row at a time, whose (Wo, C) block of dyt stays in
-    the L1 cache while its columns are written.
+    dY[c, oh·Wo + ow], and zero at the t with ow ≥ Wo: the B of dW's product. (The rows come
+    from :func:`kernels.nchw_to_rows`, which masks dy by a fused ReLU and sums db.)
     """
-    channels, rows, cols = dy.shape
+    channels = rows.shape[0]
+    height = rows.shape[1] // cols
     width = cols + k - 1
     edge = k - 1
-    for c in range(channels):
-        plane = padded[c]
-        plane[:edge] = 0.0
-        plane[edge + rows:] = 0.0
-        total = 0.0
-        for oh in range(rows):
-            line = plane[edge + oh]
-            line[:edge] = 0.0
-            line[edge + cols:] = 0.0
-            src = dy[c, oh]
-            dst = line[edge:edge + cols]
-            if y is None:
-                for ow in range(cols):
-                    v = src[ow]
-                    dst[ow] = v
-                    total += v
-            else:
-                mask = y[c, oh]
-                for ow in range(cols):
-                    v = src[ow] if mask[ow] > 0 else 0.0
-                    dst[ow] = v
-                    total += v
-        db[c] += total
-    for oh in range(rows):
-        block = dyt[oh * width:oh * width + cols]       # the output row's (Wo, C) block: in the L1 cache
-        for c in range(channels):
-            src = padded[c, edge + oh, edge:edge + cols]
-            for ow in range(cols):
-                block[ow, c] = src[ow]
-        if oh < rows - 1:
+    for oh in range(height):
+        for ow in range(cols):
+            line = dyt[oh * width + ow]            # one row of dyt, its C values adjacent
+            for c in range(channels):
+                line[c] = rows[c, oh * cols + ow]
+        if oh < height - 1:
             dyt[oh * width + cols:(oh + 1) * width] = 0.0
+    padded[...] = 0.0
+    for c in range(channels):
+        for oh in range(height):
+            src = rows[c, oh * cols:(oh + 1) * cols]
+            dst = padded[c, edge + oh, edge:edge + cols]
+            for ow in range(cols):
+                dst[ow] = src[ow]

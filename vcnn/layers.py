@@ -229,7 +229,7 @@ class _WeightGradient:
 
     def add_fields(self, x, field_rows, dyt):
         """The term φ(X_n) · dY_nᵀ with φ's rows read in the sample x (1-D) at ``field_rows`` and dY_nᵀ
-        laid out as :func:`kernels.dy_to_fields` writes it (transposed dW only)."""
+        laid out as :func:`kernels.rows_to_fields` writes it (transposed dW only)."""
         term = self._term((field_rows.shape[0], dyt.shape[1]))
         kernels.gemm_rows(x, field_rows, 4, dyt.reshape(-1), _steps(dyt.shape[0], dyt.strides[0]), term)
         self._sum(term)
@@ -452,23 +452,16 @@ class Conv2D(_KeptBuffers):
         kernels.wide_to_planes(wide, width, self.y[s], self.b, self.relu)
 
     def _dy_fields(self, dy, x_shape, s):
-        """dy[s], masked by [y > 0] if a ReLU is fused, zero-padded and transposed
-        (:func:`kernels.dy_to_fields`); adds Σ to db. Returns (padded, dyt)."""
+        """dy[s] as rows (masked by [y > 0] if a ReLU is fused; adds Σ to db, as :meth:`_dY`), then
+        zero-padded and transposed (:func:`kernels.rows_to_fields`). Returns (dY, padded, dyt)."""
         _, _, h, w = x_shape
         k = self.k
         ho, wo = dy.shape[2:]
+        dY = self._dY(dy, s, s + 1)
         padded = self._buffer("dYp", (self.c_out, h + k - 1, w + k - 1))
         dyt = self._buffer("dYt", ((ho - 1) * w + wo, self.c_out))
-        kernels.dy_to_fields(dy[s], k, self.db, padded, dyt, self.y[s] if self.relu else None)
-        return padded, dyt
-
-    def _unpadded(self, padded, dy_shape):
-        """The (masked) dy of one sample as rows (C_out, Ho·Wo), copied out of its zero-padded planes."""
-        _, _, ho, wo = dy_shape
-        e = self.k - 1
-        dY = self._buffer("rows", (self.c_out, ho * wo))
-        dY.reshape(self.c_out, ho, wo)[...] = padded[:, e:e + ho, e:e + wo]
-        return dY
+        kernels.rows_to_fields(dY, wo, k, padded, dyt)
+        return dY, padded, dyt
 
     def _turned_product(self, Wt, padded):
         """The full correlation of the padded dY with the kernel turned by 180°, φ's rows read in
@@ -517,13 +510,13 @@ class Conv2D(_KeptBuffers):
             Wt = self._buffer("Wt", (c, self.c_out, k, k))
             Wt[...] = self.W.transpose(1, 0, 2, 3)
         for s in range(n):
-            padded, dyt = self._dy_fields(dy, x.shape, s)
+            dY, padded, dyt = self._dy_fields(dy, x.shape, s)
             dW.add_fields(x[s].reshape(-1), _field_rows(c, h, w, k), dyt)
             if turned:
                 kernels.wide_to_planes(self._turned_product(Wt, padded), w + k - 1, dx[s])
             elif dx is not None:
-                _dx_block(self.W.reshape(self.c_out, -1).T, self._unpadded(padded, dy.shape),
-                          self._buffer("cols", (c * k * k, ho * wo)), dx, s, s + 1, k)
+                _dx_block(self.W.reshape(self.c_out, -1).T, dY, self._buffer("cols", (c * k * k, ho * wo)),
+                          dx, s, s + 1, k)
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""

@@ -76,22 +76,18 @@ def test_wide_to_planes_keeps_the_output_positions_and_adds_the_bias(relu):
     np.testing.assert_array_equal(out, planes(wide, 9, (3, 6, 6)))
 
 
-@pytest.mark.parametrize("masked", [False, True])
-def test_dy_to_fields_pads_transposes_masks_and_sums(masked):
+def test_rows_to_fields_pads_and_transposes():
     rng = np.random.default_rng(2)
     k, (c, ho, wo) = 3, (4, 5, 7)
     w = wo + k - 1
-    dy, y = rng.standard_normal((c, ho, wo)).astype(np.float32), rng.standard_normal((c, ho, wo)).astype(np.float32)
-    db = np.ones(c, np.float32)
+    dy = rng.standard_normal((c, ho, wo)).astype(np.float32)
     padded = np.full((c, ho + 2 * k - 2, w + k - 1), np.nan, np.float32)      # stale values must go
     dyt = np.full(((ho - 1) * w + wo, c), np.nan, np.float32)
-    kernels.dy_to_fields(dy, k, db, padded, dyt, y if masked else None)
-    g = dy * (y > 0) if masked else dy
-    np.testing.assert_array_equal(padded, np.pad(g, ((0, 0), (k - 1, k - 1), (k - 1, k - 1))))
+    kernels.rows_to_fields(dy.reshape(c, -1), wo, k, padded, dyt)
+    np.testing.assert_array_equal(padded, np.pad(dy, ((0, 0), (k - 1, k - 1), (k - 1, k - 1))))
     full = np.zeros((ho * w, c), np.float32)
-    full.reshape(ho, w, c)[:, :wo] = g.transpose(1, 2, 0)
+    full.reshape(ho, w, c)[:, :wo] = dy.transpose(1, 2, 0)
     np.testing.assert_array_equal(dyt, full[:dyt.shape[0]])
-    np.testing.assert_allclose(db, 1 + g.astype(np.float64).sum(axis=(1, 2)), rtol=1e-6)
 
 
 def one_thread(monkeypatch):
