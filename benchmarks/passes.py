@@ -3,7 +3,9 @@
 Each callable runs one kind of pass over the whole batch by calling the
 layer's own code for it (``Conv2D._product``, ``_add_bias``, ``_dY``, the
 module's ``_phi_block``, ``_WeightGradient``, ``_dx_product``,
-``_dx_adjoint``), block by block as :class:`vcnn.Conv2D` takes them (one
+``_dx_adjoint``; for a layer that reads φ's rows in place, ``_wide_product``,
+``_wide_to_y``, ``_dY``, ``_dx_fields`` and ``_WeightGradient.add_fields``,
+sample by sample), block by block as :class:`vcnn.Conv2D` takes them (one
 sample on one BLAS thread, its forward in strips of output rows whose φ
 and W fit in half the L2 cache, :func:`vcnn.layers._strips`; the whole batch on several), in the layer's own
 buffers; so timing them one by one says where the layer's time goes, and a
@@ -13,7 +15,7 @@ change to the layer changes what is timed. Used by ``bench_conv.py`` and
 import numpy as np
 
 import kernels
-from vcnn.layers import (Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _field_rows, _phi_block,
+from vcnn.layers import (Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _field_offsets, _phi_block,
                          _phi_is_x, _strips)
 
 
@@ -29,7 +31,7 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
     x = np.ascontiguousarray(x, dtype=layer.W.dtype)
     layer.forward(x)
     layer.backward(dy, need_dx=need_dx)
-    if layer.fields:
+    if layer.reads_fields:
         return _field_passes(layer, x, dy, need_dx)
     k, n = layer.k, x.shape[0]
     W = layer.W.reshape(layer.c_out, -1)
@@ -82,12 +84,12 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
 def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -> dict:
     """:func:`conv_passes` for a layer that reads φ's rows in place (``Conv2D._reads_fields``), sample
     by sample: the products, the passes around them (``kernels.fields``), no φ and no φᵀ. As there,
-    the samples share buffers, which hold the last sample's values."""
+    the samples share buffers (the products all write the one "wide" buffer): a pass computes with
+    the right shapes and the right amount of work, not the right numbers."""
     n, c, h, w = x.shape
     k = layer.k
     wide = layer._wide_product(x, n - 1)
     dY, padded, dyt = layer._dy_fields(dy, x.shape, n - 1)
-    ho, wo = dy.shape[2:]
 
     def each(fn):
         return lambda: [fn(s) for s in range(n)]
@@ -95,29 +97,19 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
     def weight_gradient():
         dW = _WeightGradient(layer, layer.dW.reshape(layer.c_out, -1))
         for s in range(n):
-            dW.add_fields(x[s].reshape(-1), _field_rows(c, h, w, k), dyt)
+            dW.add_fields(x[s].reshape(-1), _field_offsets(c, h, w, k), dyt)
         dW.finish()
 
     passes = {
         ("GEMM", "Y = W·φ(X)"): each(lambda s: layer._wide_product(x, s)),
         ("bias", "+ b (and ReLU), to (N, C, H, W)"): each(lambda s: layer._wide_to_y(wide, w, s)),
         ("bias", "dY (ReLU mask), db"): each(lambda s: layer._dY(dy, s, s + 1)),
-        ("reshuffle", "dY padded and transposed"): each(lambda s: kernels.rows_to_fields(dY, wo, k, padded, dyt)),
+        ("reshuffle", "dY padded and transposed"): each(
+            lambda s: kernels.rows_to_fields(dY, dy.shape[3], k, padded, dyt)),
         ("GEMM", "dW += dY·φ(X)ᵀ"): weight_gradient,
     }
-    if need_dx and c >= kernels.TILE_ROWS:
-        Wt = layer._buffer("Wt", (c, layer.c_out, k, k))
-        Wt[...] = layer.W.transpose(1, 0, 2, 3)
-        dx = layer._buffer("dx", x.shape)
-        dx_wide = layer._turned_product(Wt, padded)
-        passes[("GEMM", "dX = W turned · φ(dY padded)")] = each(lambda s: layer._turned_product(Wt, padded))
-        passes[("reshuffle", "dX out of its wide product")] = each(
-            lambda s: kernels.wide_to_planes(dx_wide, w + k - 1, dx[s]))
-    elif need_dx:                     # fewer than 8 input channels: dX = φᵀ(Wᵀ · dY), as on the φ path
-        cols = layer._buffer("cols", (c * k * k, dY.shape[1]))
-        dx = layer._buffer("dx", x.shape)
-        Wt = layer.W.reshape(layer.c_out, -1).T
-        product = _dx_product(Wt, dY, cols, dx, n - 1, n, k)
-        passes[("GEMM", "Wᵀ·dY")] = each(lambda s: _dx_product(Wt, dY, cols, dx, s, s + 1, k))
-        passes[("φᵀ", "φᵀ")] = each(lambda s: _dx_adjoint(product, dx, s, s + 1, k))
+    if need_dx:
+        W_swapped, dx = layer._swapped(), layer._buffer("dx", x.shape)
+        label = "dX = W turned · φ(dY padded), to (N, C, H, W)" if c >= kernels.TILE_ROWS else "dX = φᵀ(Wᵀ·dY)"
+        passes[("GEMM", label)] = each(lambda s: layer._dx_fields(W_swapped, dY, padded, dx, s))
     return passes

@@ -27,41 +27,41 @@ from numba import njit
 @njit(cache=True)
 def wide_to_planes(wide, width, out, b=None, relu=False):
     """out[c, oh, ow] = wide[c, oh·width + ow] (+ b[c]; with ``relu`` max(that, 0)), out shaped (C, Ho, Wo)."""
-    channels, rows, cols = out.shape
+    channels, ho, wo = out.shape
     for c in range(channels):
         bias = 0.0 if b is None else b[c]
-        for oh in range(rows):
-            src = wide[c, oh * width:oh * width + cols]
+        for oh in range(ho):
+            src = wide[c, oh * width:oh * width + wo]
             dst = out[c, oh]
-            for ow in range(cols):
+            for ow in range(wo):
                 v = src[ow] + bias
                 dst[ow] = v if (v > 0 or not relu) else 0.0
 
 
 @njit(cache=True)
-def rows_to_fields(rows, cols, k, padded, dyt):
-    """One sample's dY, as rows (C, Ho·Wo) of Wo = ``cols`` columns, in the two layouts of the implicit backward.
+def rows_to_fields(dY, wo, k, padded, dyt):
+    """One sample's dY, as rows (C, Ho·Wo), in the two layouts of the implicit backward.
 
     ``padded`` (C, Ho + 2k - 2, W + k - 1), W = Wo + k - 1: dY with k - 1 zeros on every side, the
     image whose φ-rows dX's product reads. ``dyt`` (T, C), T = (Ho - 1)·W + Wo: dyt[oh·W + ow, c] =
     dY[c, oh·Wo + ow], and zero at the t with ow ≥ Wo: the B of dW's product. (The rows come
     from :func:`kernels.nchw_to_rows`, which masks dy by a fused ReLU and sums db.)
     """
-    channels = rows.shape[0]
-    height = rows.shape[1] // cols
-    width = cols + k - 1
+    channels = dY.shape[0]
+    ho = dY.shape[1] // wo
+    width = wo + k - 1
     edge = k - 1
-    for oh in range(height):
-        for ow in range(cols):
+    for oh in range(ho):
+        for ow in range(wo):
             line = dyt[oh * width + ow]            # one row of dyt, its C values adjacent
             for c in range(channels):
-                line[c] = rows[c, oh * cols + ow]
-        if oh < height - 1:
-            dyt[oh * width + cols:(oh + 1) * width] = 0.0
+                line[c] = dY[c, oh * wo + ow]
+        if oh < ho - 1:
+            dyt[oh * width + wo:(oh + 1) * width] = 0.0
     padded[...] = 0.0
     for c in range(channels):
-        for oh in range(height):
-            src = rows[c, oh * cols:(oh + 1) * cols]
-            dst = padded[c, edge + oh, edge:edge + cols]
-            for ow in range(cols):
+        for oh in range(ho):
+            src = dY[c, oh * wo:(oh + 1) * wo]
+            dst = padded[c, edge + oh, edge:edge + wo]
+            for ow in range(wo):
                 dst[ow] = src[ow]

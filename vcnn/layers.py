@@ -40,7 +40,7 @@ class _KeptBuffers:
     A lone layer keeps all of its own.
     """
 
-    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "Wt")
+    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -164,15 +164,21 @@ def _own_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _field_rows(channels: int, height: int, width: int, k: int, turned: bool = False) -> np.ndarray:
-    """Byte offsets, from the first value of a float32 image (C, H, W), of the k×k fields' rows of φ:
-    row (c, i, j) of φ' starts at x[c, i, j] (:mod:`kernels.fields`). ``turned``: the kernel turned
-    by 180°, row (c, i, j) at x[c, k-1-i, k-1-j] (dX's full correlation). Read-only, kept per shape."""
+def _field_offsets(channels: int, height: int, width: int, k: int, turned: bool = False) -> np.ndarray:
+    """Byte offsets, from the first value of a float32 image (C, H, W), of the rows of its φ:
+    row (c, i, j) starts at x[c, i, j] (:mod:`kernels.fields`). ``turned``: the kernel turned by
+    180°, row (c, i, j) at x[c, k-1-i, k-1-j] (dX's full correlation). Read-only, kept per shape."""
     i = np.arange(k)[::-1] if turned else np.arange(k)               # i, and j alike
-    rows = (np.arange(channels)[:, None, None] * height + i[None, :, None]) * width + i[None, None, :]
-    rows = rows.reshape(-1).astype(np.int64) * 4
-    rows.flags.writeable = False
-    return rows
+    offsets = (np.arange(channels)[:, None, None] * height + i[None, :, None]) * width + i[None, None, :]
+    offsets = offsets.reshape(-1).astype(np.int64) * 4
+    offsets.flags.writeable = False
+    return offsets
+
+
+def _wide_width(height: int, width: int, k: int) -> int:
+    """T, the columns of the wide product of an (H, W) image and a k×k kernel: the output positions
+    t = oh·W + ow up to the last, (Ho - 1)·W + Wo - 1 (:mod:`kernels.fields`)."""
+    return (height - k) * width + width - k + 1
 
 
 @functools.lru_cache(maxsize=64)
@@ -333,15 +339,17 @@ class Conv2D(_KeptBuffers):
     **φ's rows read in place (one BLAS thread, a sample within the L2 cache).**
     Row (c, i, j) of one image's φ is x[c, oh + i, ow + j] over the output
     positions; numbered t = oh·W + ow, in the image's width, that is a run
-    of adjacent values of x from x[c, i, j] on. So on one BLAS thread, with
-    the engine's own GEMM, float32, k > 1 and a sample (and its zero-padded
-    dy) within the L2 cache, the layer never writes φ:
+    of adjacent values of x from x[c, i, j] on. So on one BLAS thread (one
+    sample per block) with the engine's own GEMM, in float32, for k > 1,
+    C_in·k·k ≥ C_out (dW's terms taken transposed) and a sample whose x and
+    zero-padded dy fit in the L2 cache, the layer never writes φ
+    (:meth:`_reads_fields`):
     :func:`kernels.gemm_rows` finds B's rows by their offsets in x
     (:mod:`kernels.fields`)::
 
         Y'_n = W · φ'(X_n)                 (C_out, T), T = (Ho - 1)·W + Wo
         dWᵀ += φ'(X_n) · dY'_nᵀ            dY'ᵀ zero at the columns off the output
-        dX'_n = W̃ · φ'(pad(dY_n))          W̃: W turned by 180°, C_in × C_out·k·k
+        dX'_n = W̃ · φ'(pad(dY_n))          W̃: W turned by 180°, its channel axes swapped
 
     and keeps only the output positions of Y' and dX' (the columns with
     ow ≥ Wo fall off the right edge: k - 1 of every W). The last is the
@@ -353,7 +361,7 @@ class Conv2D(_KeptBuffers):
     batch 16 went from 139 to 97 ms (``benchmarks/RESULTS.md``, the seventh
     session; ``docs/HOW-VCNN-WORKS.md`` §7). With fewer than 8 input
     channels dX still goes through Wᵀ · dY and φᵀ (the product above would
-    have fewer rows than the tile). The φ path below stays for the rest:
+    have fewer rows than the tile). The φ path above stays for the rest:
     float64, several BLAS threads, the paper's width, ``NUMBA_DISABLE_JIT``.
 
     The layer keeps x (a reference: backward reads it again, so do not
@@ -375,7 +383,7 @@ class Conv2D(_KeptBuffers):
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
         self.x = None
-        self.fields = False         # whether the last forward read φ's rows in x (see _reads_fields)
+        self.reads_fields = False   # whether the last forward read φ's rows in x (see _reads_fields)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
@@ -383,8 +391,8 @@ class Conv2D(_KeptBuffers):
         k = check_kernel_size(self.k, h, w)
         self.x = x
         self.y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
-        self.fields = self._reads_fields(x)
-        if self.fields:
+        self.reads_fields = self._reads_fields(x)
+        if self.reads_fields:
             self._forward_fields(x)
             return self.y
         W = self.W.reshape(self.c_out, -1)
@@ -397,7 +405,8 @@ class Conv2D(_KeptBuffers):
     def _reads_fields(self, x) -> bool:
         """Whether this batch's products read φ's rows in x in place (:func:`kernels.gemm_rows`), φ never
         written: float32, k > 1, one sample per block on one BLAS thread with the engine's own GEMM, a
-        sample's x and its zero-padded dy within the L2 cache, and dW no taller than wide. See Notes."""
+        sample's x and its zero-padded dy within the L2 cache, and dW no taller than wide (its terms
+        are taken transposed, φ · dYᵀ). See the class's docstring, "φ's rows read in place"."""
         _, c, h, w = x.shape
         k = self.k
         padded_dy = self.c_out * (h + k - 1) * (w + k - 1) * x.itemsize
@@ -439,12 +448,16 @@ class Conv2D(_KeptBuffers):
     # The passes of one sample when φ's rows are read in place (_reads_fields), here for benchmarks/passes.py too.
     def _wide_product(self, x, s):
         """W · φ(x_s) with φ's rows read in x_s: the (C_out, T) "wide" matrix of :mod:`kernels.fields`."""
-        _, c, h, w = x.shape
-        ho, wo = self.y.shape[2:]
-        W = self.W.reshape(-1)
-        wide = self._buffer("wide", (self.c_out, (ho - 1) * w + wo))
-        kernels.gemm_rows(W, _steps(self.c_out, W.size // self.c_out * 4), 4, x[s].reshape(-1),
-                          _field_rows(c, h, w, self.k), wide)
+        return self._fields_product(self.W, x[s], turned=False)
+
+    def _fields_product(self, kernel, image, turned):
+        """kernel (M, C, k, k), as M rows, times φ of ``image`` (C, H, W) read in place (its rows at
+        :func:`_field_offsets`): the (M, T) wide matrix, in the layer's "wide" buffer."""
+        m, c, k, _ = kernel.shape
+        _, h, w = image.shape
+        wide = self._buffer("wide", (m, _wide_width(h, w, k)))
+        kernels.gemm_rows(kernel.reshape(-1), _steps(m, kernel[0].size * 4), 4, image.reshape(-1),
+                          _field_offsets(c, h, w, k, turned), wide)
         return wide
 
     def _wide_to_y(self, wide, width, s):
@@ -455,23 +468,25 @@ class Conv2D(_KeptBuffers):
         """dy[s] as rows (masked by [y > 0] if a ReLU is fused; adds Σ to db, as :meth:`_dY`), then
         zero-padded and transposed (:func:`kernels.rows_to_fields`). Returns (dY, padded, dyt)."""
         _, _, h, w = x_shape
-        k = self.k
-        ho, wo = dy.shape[2:]
+        k, wo = self.k, dy.shape[3]
         dY = self._dY(dy, s, s + 1)
         padded = self._buffer("dYp", (self.c_out, h + k - 1, w + k - 1))
-        dyt = self._buffer("dYt", ((ho - 1) * w + wo, self.c_out))
+        dyt = self._buffer("dYt", (_wide_width(h, w, k), self.c_out))
         kernels.rows_to_fields(dY, wo, k, padded, dyt)
         return dY, padded, dyt
 
-    def _turned_product(self, Wt, padded):
-        """The full correlation of the padded dY with the kernel turned by 180°, φ's rows read in
-        ``padded``: dX_s's (C_in, T) wide matrix, T = (H - 1)·(W + k - 1) + W."""
-        c, _, k, _ = Wt.shape
-        _, hp, wp = padded.shape
-        wide = self._buffer("wide", (c, (hp - k) * wp + wp - k + 1))
-        kernels.gemm_rows(Wt.reshape(-1), _steps(c, Wt[0].size * 4), 4, padded.reshape(-1),
-                          _field_rows(self.c_out, hp, wp, k, turned=True), wide)
-        return wide
+    def _dx_fields(self, W_swapped, dY, padded, dx, s):
+        """dX[s] from this sample's dY: the full correlation of the padded dY with the kernel turned by
+        180° (``W_swapped``: W with its channel axes swapped; the turn is in the offsets), φ's rows
+        read in ``padded``; with fewer than 8 input channels (too few rows for one tile of that
+        product), φᵀ(Wᵀ · dY) as on the φ path."""
+        c = dx.shape[1]
+        if c < kernels.TILE_ROWS:
+            ho, wo = self.y.shape[2:]
+            _dx_block(self.W.reshape(self.c_out, -1).T, dY, self._buffer("cols", (c * self.k ** 2, ho * wo)),
+                      dx, s, s + 1, self.k)
+        else:
+            kernels.wide_to_planes(self._fields_product(W_swapped, padded, turned=True), padded.shape[2], dx[s])
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.x is None:
@@ -484,7 +499,7 @@ class Conv2D(_KeptBuffers):
         dW = _WeightGradient(self, self.dW.reshape(self.c_out, -1))
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
-        if self.fields:
+        if self.reads_fields:
             self._backward_fields(x, dy, dW, dx)
             dW.finish()
             return dx
@@ -499,24 +514,20 @@ class Conv2D(_KeptBuffers):
 
     def _backward_fields(self, x, dy, dW, dx):
         """dW, db and (given dx) dX sample by sample, φ's rows read in x and in the zero-padded dy
-        (:mod:`kernels.fields`): dX is the full correlation of dy with the kernel turned by 180°. With
-        fewer than 8 input channels that product would have fewer rows than one tile: dX = φᵀ(Wᵀ · dY)
-        then, as on the φ path (the network's first layer needs no dX)."""
-        n, c, h, w = x.shape
-        k = self.k
-        ho, wo = dy.shape[2:]
-        turned = dx is not None and c >= kernels.TILE_ROWS
-        if turned:
-            Wt = self._buffer("Wt", (c, self.c_out, k, k))
-            Wt[...] = self.W.transpose(1, 0, 2, 3)
-        for s in range(n):
+        (:mod:`kernels.fields`)."""
+        _, c, h, w = x.shape
+        W_swapped = self._swapped() if dx is not None else None
+        for s in range(x.shape[0]):
             dY, padded, dyt = self._dy_fields(dy, x.shape, s)
-            dW.add_fields(x[s].reshape(-1), _field_rows(c, h, w, k), dyt)
-            if turned:
-                kernels.wide_to_planes(self._turned_product(Wt, padded), w + k - 1, dx[s])
-            elif dx is not None:
-                _dx_block(self.W.reshape(self.c_out, -1).T, dY, self._buffer("cols", (c * k * k, ho * wo)),
-                          dx, s, s + 1, k)
+            dW.add_fields(x[s].reshape(-1), _field_offsets(c, h, w, self.k), dyt)
+            if dx is not None:
+                self._dx_fields(W_swapped, dY, padded, dx, s)
+
+    def _swapped(self):
+        """W with its channel axes swapped, (C_in, C_out, k, k), in a buffer: the rows of dX's product."""
+        W_swapped = self._buffer("W_swapped", (self.c_in, self.c_out, self.k, self.k))
+        W_swapped[...] = self.W.transpose(1, 0, 2, 3)
+        return W_swapped
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""

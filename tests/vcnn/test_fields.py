@@ -8,7 +8,7 @@ import pytest
 import kernels
 import vcnn.layers
 from vcnn import Conv2D, Network, ReLU, naive
-from vcnn.layers import _field_rows, _steps
+from vcnn.layers import _field_offsets, _steps
 
 machine_code = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="the tile is machine code: no plain-Python form")
 
@@ -42,7 +42,7 @@ def test_gemm_rows_reading_fields_in_an_image_is_the_convolution(c, h, w, k, c_o
     W = rng.standard_normal((c_out, c, k, k)).astype(np.float32)
     ho, wo = h - k + 1, w - k + 1
     wide = np.full((c_out, (ho - 1) * w + wo), np.nan, np.float32)
-    kernels.gemm_rows(W.reshape(-1), _steps(c_out, 4 * c * k * k), 4, x.reshape(-1), _field_rows(c, h, w, k), wide)
+    kernels.gemm_rows(W.reshape(-1), _steps(c_out, 4 * c * k * k), 4, x.reshape(-1), _field_offsets(c, h, w, k), wide)
     want = naive.conv2d_forward(x[None].astype(np.float64), W.astype(np.float64), np.zeros(c_out))[0]
     np.testing.assert_allclose(planes(wide, w, (c_out, ho, wo)), want, rtol=1e-5, atol=1e-5 * c * k * k)
 
@@ -59,9 +59,16 @@ def test_gemm_rows_refuses_rows_outside_its_arrays():
                           ((a, rows_a, 4, b, rows_b + 4, c), "row of B"),
                           ((a, rows_a, 4, b, rows_b, np.empty((8, 17), np.float32)), "row of B"),
                           ((a, rows_a[:7], 4, b, rows_b, c), "one offset per row"),
-                          ((a.T.copy().T, rows_a, 4, b, rows_b, c), "C-contiguous")]:
+                          ((a.T.copy().T, rows_a, 4, b, rows_b, c), "C-contiguous"),
+                          ((a, rows_a, 1 << 62, b, rows_b, c), "row of A"),        # (K - 1)·a_step would overflow
+                          ((a, rows_a, 2, b, rows_b, c), "whole floats"),
+                          ((a, rows_a, 4, b, rows_b + np.int64(2 ** 63 - 64), c), "row of B"),   # offset + 4N overflows
+                          ((a, rows_a, 4, b, rows_b + 2, np.empty((8, 15), np.float32)), "whole number of floats")]:
         with pytest.raises(ValueError, match=message):
             kernels.gemm_rows(*args)
+    spaced = np.repeat(rows_b, 2)                                  # the offsets as a strided view: refused
+    with pytest.raises(numba.core.errors.TypingError):
+        kernels.gemm_rows(a, rows_a, 4, b, spaced[::2], c)
 
 
 @pytest.mark.parametrize("relu", [False, True])
@@ -117,7 +124,7 @@ def test_conv2d_reading_fields_matches_the_naive_loops_and_the_phi_path(c_in, c_
         y = layer.forward(x).copy()
         dy = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
         dx = layer.backward(dy, need_dx=need_dx)
-        results[fields] = (layer.fields, bool(phis), y, None if dx is None else dx.copy(), layer.dW.copy(),
+        results[fields] = (layer.reads_fields, bool(phis), y, None if dx is None else dx.copy(), layer.dW.copy(),
                            layer.db.copy(), layer.b.copy())
     assert results[True][:2] == (True, False), "the layer did not read φ's rows in place, or it wrote φ"
     assert results[False][:2] == (False, True)
@@ -154,7 +161,7 @@ def test_a_network_step_reading_fields_is_the_phi_paths_step(monkeypatch):
             out += [y.copy(), dx.copy()] + [g.copy() for _, _, g in net.parameters()]
             for _, value, grad in net.parameters():
                 value -= 1e-4 * grad
-        runs[fields] = (out, [layer.fields for layer in net.steps])
+        runs[fields] = (out, [layer.reads_fields for layer in net.steps])
     assert runs[True][1] == [True, True, True, False] and runs[False][1] == [False] * 4
     for got, want in zip(runs[True][0], runs[False][0]):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
