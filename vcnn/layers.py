@@ -184,9 +184,9 @@ def _wide_width(height: int, width: int, k: int) -> int:
 @functools.lru_cache(maxsize=64)
 def _steps(count: int, step: int) -> np.ndarray:
     """Byte offsets 0, step, 2·step, … of ``count`` rows (read-only, kept per shape)."""
-    rows = np.arange(count, dtype=np.int64) * step
-    rows.flags.writeable = False
-    return rows
+    offsets = np.arange(count, dtype=np.int64) * step
+    offsets.flags.writeable = False
+    return offsets
 
 
 def _dx_product(Wt: np.ndarray, dY: np.ndarray, cols: np.ndarray, dx: np.ndarray, s: int, e: int,
@@ -233,11 +233,11 @@ class _WeightGradient:
         a, b = (cols, dY) if self.transposed else (dY, cols)        # the term is a · bᵀ
         self._sum(_matmul_bt(self.layer, a, b, self._term((a.shape[0], b.shape[0]))))
 
-    def add_fields(self, x, field_rows, dyt):
-        """The term φ(X_n) · dY_nᵀ with φ's rows read in the sample x (1-D) at ``field_rows`` and dY_nᵀ
-        laid out as :func:`kernels.rows_to_fields` writes it (transposed dW only)."""
-        term = self._term((field_rows.shape[0], dyt.shape[1]))
-        kernels.gemm_rows(x, field_rows, 4, dyt.reshape(-1), _steps(dyt.shape[0], dyt.strides[0]), term)
+    def add_fields(self, x, field_offsets, dyt):
+        """The term φ(X_n) · dY_nᵀ with φ's rows read in the sample x (1-D) at ``field_offsets`` and
+        dY_nᵀ laid out as :func:`kernels.rows_to_fields` writes it (transposed dW only)."""
+        term = self._term((field_offsets.shape[0], dyt.shape[1]))
+        kernels.gemm_rows(x, field_offsets, 4, dyt.reshape(-1), _steps(dyt.shape[0], dyt.strides[0]), term)
         self._sum(term)
 
     def _term(self, shape):
@@ -358,7 +358,7 @@ class Conv2D(_KeptBuffers):
     (0.4 MB) stays in the L2 cache for the whole product, where φ (5.3 MB
     for a 4×4 layer) did not: the 4×4 layer's forward of one sample took
     0.54 ms against 1.6 for im2col and the GEMM, and ``deep8``'s step at
-    batch 16 went from 139 to 97 ms (``benchmarks/RESULTS.md``, the seventh
+    batch 16 went from 139 to 97-108 ms (``benchmarks/RESULTS.md``, the seventh
     session; ``docs/HOW-VCNN-WORKS.md`` §7). With fewer than 8 input
     channels dX still goes through Wᵀ · dY and φᵀ (the product above would
     have fewer rows than the tile). The φ path above stays for the rest:
