@@ -13,7 +13,7 @@ every W, 5 % of a 4×4 layer's columns on 57-wide maps). t runs to
 
 Forward: Y' = W · φ'(x) is a (C_out, T) "wide" matrix, T = (Ho - 1)·W + Wo;
 :func:`wide_to_planes` adds the bias, rectifies and keeps the Ho×Wo
-values of every channel. Backward: dW = Σ_n φ'(x_n) · dY'_nᵀ, with dY'ᵀ's
+values of every channel. Backward: dWᵀ = Σ_n φ'(x_n) · dY'_nᵀ, with dY'ᵀ's
 rows at the t of each output position and zero rows at the others; and
 dX = the full correlation of dY, zero-padded by k - 1 on every side, with
 the kernel turned by 180°: again φ-rows read in place, now in the padded

@@ -75,8 +75,8 @@ def _tile_kernel(vectors: int):
             def pointer(byte_address, pointee):
                 return builder.inttoptr(byte_address, pointee.as_pointer())
 
-            def offset(rows_arr, i):
-                return builder.load(builder.gep(rows_arr.data, [i]))
+            def offset(offsets_arr, i):
+                return builder.load(builder.gep(offsets_arr.data, [i]))
 
             a_start = [builder.add(builder.ptrtoint(a_arr.data, intp), offset(a_offsets_arr, builder.add(row0, const(i))))
                        for i in range(TILE_ROWS)]
