@@ -190,3 +190,34 @@ def test_which_batches_read_fields(monkeypatch):
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
     monkeypatch.setattr(vcnn.layers, "OWN_GEMM", False)
     assert not layer._reads_fields(x)
+
+
+@machine_code
+def test_conv2d_reading_fields_passes_central_differences(monkeypatch):
+    """The gradients of the path that reads φ's rows in place against central differences of its own
+    forward, in float32 (the layer is linear in W, b and x without a ReLU, so the differences are exact
+    but for float32 round-off: eps = 1e-2, the loss summed in float64)."""
+    one_thread(monkeypatch)
+    rng = np.random.default_rng(9)
+    layer = Conv2D(8, 16, 3, rng=4)
+    layer.b[:] = rng.standard_normal(16).astype(np.float32)
+    x = rng.standard_normal((2, 8, 9, 10)).astype(np.float32)
+    r = rng.standard_normal((2, 16, 7, 8))
+
+    def loss():
+        return float(np.sum(layer.forward(x).astype(np.float64) * r))
+
+    loss()
+    assert layer.reads_fields
+    dx = layer.backward(r.astype(np.float32)).copy()
+    for array, gradient in ((layer.W, layer.dW.copy()), (layer.b, layer.db.copy()), (x, dx)):
+        flat, picks = array.reshape(-1), rng.choice(array.size, size=min(array.size, 25), replace=False)
+        for i in picks:
+            old = flat[i]
+            flat[i] = old + np.float32(1e-2)
+            plus = loss()
+            flat[i] = old - np.float32(1e-2)
+            minus = loss()
+            flat[i] = old
+            numeric = (plus - minus) / (float(old + np.float32(1e-2)) - float(old - np.float32(1e-2)))
+            assert abs(numeric - gradient.reshape(-1)[i]) <= 1e-3 * max(1.0, abs(numeric)), (array.shape, i)
