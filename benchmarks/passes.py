@@ -3,9 +3,9 @@
 Each callable runs one kind of pass over the whole batch by calling the
 layer's own code for it (``Conv2D._product``, ``_add_bias``, ``_dY``, the
 module's ``_phi_block``, ``_WeightGradient``, ``_dx_product``,
-``_dx_adjoint``; for a layer that reads φ's rows in place, ``_wide_product``,
-``_wide_to_y``, ``_dY``, ``_dx_fields`` and ``_WeightGradient.add_fields``,
-sample by sample), block by block as :class:`vcnn.Conv2D` takes them (one
+``_dx_adjoint``; for a layer that reads φ's rows in place, the kernels
+``kernels.conv_forward`` and ``conv_backward`` run for each sample, one at a
+time), block by block as :class:`vcnn.Conv2D` takes them (one
 sample on one BLAS thread, its forward in strips of output rows whose φ
 and W fit in half the L2 cache, :func:`vcnn.layers._strips`; the whole batch on several), in the layer's own
 buffers; so timing them one by one says where the layer's time goes, and a
@@ -15,8 +15,8 @@ change to the layer changes what is timed. Used by ``bench_conv.py`` and
 import numpy as np
 
 import kernels
-from vcnn.layers import (Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_product, _field_offsets, _phi_block,
-                         _phi_is_x, _strips)
+from vcnn.layers import (Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_block, _dx_product, _field_offsets,
+                         _phi_block, _phi_is_x, _steps, _strips)
 
 
 def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = True) -> dict:
@@ -82,34 +82,57 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
 
 
 def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -> dict:
-    """:func:`conv_passes` for a layer that reads φ's rows in place (``Conv2D._reads_fields``), sample
-    by sample: the products, the passes around them (``kernels.fields``), no φ and no φᵀ. As there,
-    the samples share buffers (the products all write the one "wide" buffer): a pass computes with
-    the right shapes and the right amount of work, not the right numbers."""
+    """:func:`conv_passes` for a layer that reads φ's rows in place (``Conv2D._reads_fields``): what
+    ``kernels.conv_forward`` and ``conv_backward`` do for each sample, one kernel call a pass, in the
+    layer's buffers (those of its first thread) and its offsets. No φ and no φᵀ. As there, the samples
+    share buffers: a pass computes with the right shapes and the right amount of work, not the right
+    numbers (but for one sample, run in order, the passes give forward's and backward's results)."""
     n, c, h, w = x.shape
-    k = layer.k
-    wide = layer._wide_product(x, n - 1)
-    dY, padded, dyt = layer._dy_fields(dy, x.shape, n - 1)
+    k, c_out = layer.k, layer.c_out
+    W = np.ascontiguousarray(layer.W)
+    x_offsets = _field_offsets(c, h, w, k)
+    wide = layer._buffer("wide", (1, c_out, (h - k) * w + w - k + 1))[0]
+    rows = layer._buffer("rows", (1, c_out, dy[0, 0].size))[0]
+    padded = layer._buffer("dYp", (1, c_out, h + k - 1, w + k - 1))[0]
+    dyt = layer._buffer("dYt", (1, wide.shape[1], c_out))[0]
+    terms = layer._buffer("dWt_term", (n, c * k * k, c_out))
+    flat = (1, c_out, -1)
 
     def each(fn):
         return lambda: [fn(s) for s in range(n)]
 
     def weight_gradient():
-        dW = _WeightGradient(layer, layer.dW.reshape(layer.c_out, -1))
         for s in range(n):
-            dW.add_fields(x[s].reshape(-1), _field_offsets(c, h, w, k), dyt)
-        dW.finish()
+            kernels.gemm_rows(x[s], x_offsets, 4, dyt, _steps(dyt.shape[0], dyt[0].nbytes), terms[s])
+        total = terms[0]
+        for s in range(1, n):
+            total += terms[s]
+        layer.dW.reshape(c_out, -1)[...] = total.T
 
     passes = {
-        ("GEMM", "Y = W·φ(X)"): each(lambda s: layer._wide_product(x, s)),
-        ("bias", "+ b (and ReLU), to (N, C, H, W)"): each(lambda s: layer._wide_to_y(wide, w, s)),
-        ("bias", "dY (ReLU mask), db"): each(lambda s: layer._dY(dy, s, s + 1)),
+        ("GEMM", "Y = W·φ(X)"): each(lambda s: kernels.gemm_rows(W, _steps(c_out, W[0].nbytes), 4, x[s],
+                                                                x_offsets, wide)),
+        ("bias", "+ b (and ReLU), to (N, C, H, W)"): each(
+            lambda s: kernels.wide_to_planes(wide, w, layer.y[s], layer.b, layer.relu)),
+        ("bias", "dY (ReLU mask), db"): each(lambda s: kernels.nchw_to_rows(
+            dy[s:s + 1].reshape(flat), rows, layer.db, layer.y[s:s + 1].reshape(flat) if layer.relu else None)),
         ("reshuffle", "dY padded and transposed"): each(
-            lambda s: kernels.rows_to_fields(dY, dy.shape[3], k, padded, dyt)),
+            lambda s: kernels.rows_to_fields(rows, dy.shape[3], k, padded, dyt)),
         ("GEMM", "dW += dY·φ(X)ᵀ"): weight_gradient,
     }
-    if need_dx:
-        W_swapped, dx = layer._swapped(), layer._buffer("dx", x.shape)
-        label = "dX = W turned · φ(dY padded), to (N, C, H, W)" if c >= kernels.TILE_ROWS else "dX = φᵀ(Wᵀ·dY)"
-        passes[("GEMM", label)] = each(lambda s: layer._dx_fields(W_swapped, dY, padded, dx, s))
+    if need_dx and c >= kernels.TILE_ROWS:
+        W_swapped = np.ascontiguousarray(layer.W.transpose(1, 0, 2, 3))
+        hp, wp = padded.shape[1:]
+        dx_wide = layer._buffer("wide", (1, c, (hp - k) * wp + wp - k + 1))[0]
+        dx = layer._buffer("dx", x.shape)
+        passes[("GEMM", "dX = W turned · φ(dY padded)")] = each(lambda s: kernels.gemm_rows(
+            W_swapped, _steps(c, W_swapped[0].nbytes), 4, padded, _field_offsets(c_out, hp, wp, k, turned=True),
+            dx_wide))
+        passes[("reshuffle", "dX out of its wide product")] = each(
+            lambda s: kernels.wide_to_planes(dx_wide, wp, dx[s]))
+    elif need_dx:                     # fewer than 8 input channels: dX = φᵀ(Wᵀ · dY), as on the φ path
+        dx = layer._buffer("dx", x.shape)
+        cols = layer._buffer("cols", (c * k * k, rows.shape[1]))
+        passes[("GEMM", "dX = φᵀ(Wᵀ·dY)")] = each(
+            lambda s: _dx_block(layer.W.reshape(c_out, -1).T, rows, cols, dx, s, s + 1, k))
     return passes

@@ -18,7 +18,7 @@ from kernels.elementwise import (
     relu_backward,
     relu_forward,
 )
-from kernels.fields import rows_to_fields, wide_to_planes
+from kernels.fields import conv_backward, conv_forward, rows_to_fields, wide_to_planes
 from kernels.gemm import TILE_ROWS, gemm_rows, sgemm
 from kernels.im2col import col2im, im2col
 from kernels.png import png_unfilter
@@ -31,7 +31,7 @@ from kernels.naive_conv import (
 
 
 __all__ = [
-    "im2col", "col2im", "sgemm", "gemm_rows", "wide_to_planes", "rows_to_fields",
+    "im2col", "col2im", "sgemm", "gemm_rows", "wide_to_planes", "rows_to_fields", "conv_forward", "conv_backward",
     "relu_forward", "relu_backward", "bias_in_place", "bias_to_nchw", "nchw_to_rows",
     "conv_forward_direct", "conv_backward_direct",
     "full_conv_forward_direct", "full_conv_backward_direct",

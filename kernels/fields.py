@@ -19,9 +19,18 @@ dX = the full correlation of dY, zero-padded by k - 1 on every side, with
 the kernel turned by 180°: again φ-rows read in place, now in the padded
 dY (:func:`rows_to_fields` writes both layouts).
 
-Plain loops: under ``NUMBA_DISABLE_JIT=1`` they run as written.
+:func:`conv_forward` and :func:`conv_backward` run a layer's samples in
+Numba's threads (``prange``), each thread with its own buffers, through
+the tile (:func:`kernels.gemm_rows`'s loops) and the passes below; a
+sample's numbers do not depend on the thread that computes it, and the
+sums over samples (db, dW) are left to the caller, in sample order. The
+passes are plain loops: under ``NUMBA_DISABLE_JIT=1`` they run as written
+(the tile does not: :mod:`vcnn` does not take this path then).
 """
-from numba import njit
+from numba import njit, prange
+
+from kernels.elementwise import nchw_to_rows
+from kernels.gemm import _gemm, check_rows
 
 
 @njit(cache=True)
@@ -65,3 +74,45 @@ def rows_to_fields(dY, wo, k, padded, dyt):
             dst = padded[c, edge + oh, edge:edge + wo]
             for ow in range(wo):
                 dst[ow] = src[ow]
+
+
+@njit(cache=True, parallel=True)
+def conv_forward(w, w_offsets, x, x_offsets, b, relu, wide, y):
+    """y[s] = W · φ(x[s]) + b (with ``relu`` max(that, 0)) for every sample s, φ's rows read in x[s] at
+    ``x_offsets``; W (C_out, C, k, k) as rows at ``w_offsets``. ``wide`` (threads, C_out, T): one wide
+    matrix per thread; thread t takes the samples t, t + threads, …"""
+    n, width = x.shape[0], x.shape[3]
+    threads = wide.shape[0]
+    check_rows(w, w_offsets, 4, x[0], x_offsets, wide[0])
+    for t in prange(threads):
+        for s in range(t, n, threads):
+            _gemm(w, w_offsets, 4, x[s], x_offsets, wide[t])
+            wide_to_planes(wide[t], width, y[s], b, relu)
+
+
+@njit(cache=True, parallel=True)
+def conv_backward(x, x_offsets, dy, y, k, rows, padded, dyt, dyt_offsets, terms, db_terms,
+                  w_swapped=None, swapped_offsets=None, turned_offsets=None, wide=None, dx=None):
+    """For every sample s: dy[s] masked by [y[s] > 0] (unless ``y`` is None) into rows, its sum into
+    db_terms[s] (float64, zeroed by the caller); the rows padded and transposed
+    (:func:`rows_to_fields`); terms[s] = φ(x[s]) · dY_sᵀ, φ's rows read in x[s]; and given ``dx``,
+    dx[s] = the full correlation of the padded dY with the kernel turned by 180° (``w_swapped``,
+    (C_in, C_out, k, k), as rows at ``swapped_offsets``; its φ's rows at ``turned_offsets``).
+    ``rows``, ``padded``, ``dyt`` and ``wide`` hold one buffer per thread, as in :func:`conv_forward`."""
+    n, channels, ho, wo = dy.shape
+    threads = rows.shape[0]
+    check_rows(x[0], x_offsets, 4, dyt[0], dyt_offsets, terms[0])
+    if dx is not None:
+        check_rows(w_swapped, swapped_offsets, 4, padded[0], turned_offsets, wide[0])
+    for t in prange(threads):
+        for s in range(t, n, threads):
+            if y is None:
+                nchw_to_rows(dy[s:s + 1].reshape((1, channels, ho * wo)), rows[t], db_terms[s])
+            else:
+                nchw_to_rows(dy[s:s + 1].reshape((1, channels, ho * wo)), rows[t], db_terms[s],
+                             y[s:s + 1].reshape((1, channels, ho * wo)))
+            rows_to_fields(rows[t], wo, k, padded[t], dyt[t])
+            _gemm(x[s], x_offsets, 4, dyt[t], dyt_offsets, terms[s])
+            if dx is not None:
+                _gemm(w_swapped, swapped_offsets, 4, padded[t], turned_offsets, wide[t])
+                wide_to_planes(wide[t], padded.shape[3], dx[s])

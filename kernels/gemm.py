@@ -161,6 +161,13 @@ def gemm_rows(a, a_offsets, a_step, b, b_offsets, c):
     along K) without φ being written: :class:`vcnn.Conv2D` on one BLAS thread
     (``docs/HOW-VCNN-WORKS.md``, section 7).
     """
+    check_rows(a, a_offsets, a_step, b, b_offsets, c)
+    _gemm(a, a_offsets, a_step, b, b_offsets, c)
+
+
+@njit(cache=True)
+def check_rows(a, a_offsets, a_step, b, b_offsets, c):
+    """Raise ValueError unless :func:`gemm_rows` may run on these operands (see there)."""
     m, n = c.shape
     depth = b_offsets.shape[0]
     if a_offsets.shape[0] != m:
@@ -175,7 +182,6 @@ def gemm_rows(a, a_offsets, a_step, b, b_offsets, c):
             raise ValueError("gemm_rows: a row of B reaches outside b")
         if not (_whole_floats(a_offsets) and _whole_floats(b_offsets)):
             raise ValueError("gemm_rows: an offset is not a whole number of floats (4 bytes)")
-    _gemm(a, a_offsets, a_step, b, b_offsets, c)
 
 
 @njit(cache=True)

@@ -40,7 +40,7 @@ class _KeptBuffers:
     A lone layer keeps all of its own.
     """
 
-    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped")
+    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped", "db_terms")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -59,12 +59,15 @@ class _KeptBuffers:
 def _blocks(layer, n: int):
     """(start, stop) of the blocks of samples the layer's GEMMs take in turn.
 
-    ``layer.samples_per_block`` samples per block, or by default: one when
-    BLAS runs on one thread, the whole batch otherwise (see :class:`Conv2D`,
-    Notes). BLAS's threads, not Numba's: the GEMMs are the layer's only
-    parallel work (:mod:`vcnn._threads`).
+    ``layer.samples_per_block`` samples per block, or by default: one with
+    the engine's own GEMM (``OWN_GEMM``: its products are serial; a Conv2D
+    that reads φ's rows in place runs its samples in Numba's threads, and a
+    product too large for the tile still runs in BLAS's), else one when BLAS
+    runs on one thread and the whole batch otherwise, so that BLAS's threads
+    meet once per layer, not once per sample (see :class:`Conv2D`, Notes;
+    :mod:`vcnn._threads`).
     """
-    size = layer.samples_per_block or (1 if blas_threads() == 1 else n)
+    size = layer.samples_per_block or (1 if OWN_GEMM or blas_threads() == 1 else n)
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
@@ -124,14 +127,14 @@ def _columns(shape: tuple, s: int, e: int, strip: tuple) -> slice:
     return slice(oh0 * wo, oh0 * wo + (e - s) * (oh1 - oh0) * wo)
 
 
-#: Whether float32 products on one BLAS thread go through the engine's own GEMM (``kernels.sgemm``): on a
+#: Whether float32 products within the L2 cache go through the engine's own GEMM (``kernels.sgemm``): on a
 #: CPU with 512-bit vectors, and not under NUMBA_DISABLE_JIT (the tile is machine code with no plain-Python
 #: form). Tests switch it to compare.
 OWN_GEMM = not numba.config.DISABLE_JIT and has_512_bit_vectors()
 
 
 def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a · b, returned. In float32 with one BLAS thread and b within the L2 cache, by ``kernels.sgemm``
+    """out = a · b, returned. In float32 with b within the L2 cache, by ``kernels.sgemm`` (serial)
     (an 8×48 tile of out in 512-bit registers: 13-30 % less time than OpenBLAS on the 32-wide nets' thin
     products, ``benchmarks/RESULTS.md``). The tile has no cache blocking of its own and reads b again for
     every 8 rows of a: a strip of φ or one sample's dY fits, the paper's 85-MB φ does not. Otherwise, and
@@ -159,7 +162,7 @@ def _matmul_bt(layer, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarr
 def _own_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
     """Whether a · b (or a · bᵀ) goes to ``kernels.sgemm``; see :func:`_matmul`."""
     return (OWN_GEMM and a.dtype == b.dtype == out.dtype == np.float32 and out.strides[-1] == 4
-            and b.nbytes <= l2_cache_bytes() and blas_threads() == 1
+            and b.nbytes <= l2_cache_bytes()
             and not np.may_share_memory(out, a) and not np.may_share_memory(out, b))
 
 
@@ -173,6 +176,11 @@ def _field_offsets(channels: int, height: int, width: int, k: int, turned: bool 
     offsets = offsets.reshape(-1).astype(np.int64) * 4
     offsets.flags.writeable = False
     return offsets
+
+
+def _threads(n: int) -> int:
+    """How many of Numba's threads take a batch of n samples (one buffer set each)."""
+    return max(1, min(numba.get_num_threads(), n))
 
 
 def _wide_width(height: int, width: int, k: int) -> int:
@@ -231,26 +239,12 @@ class _WeightGradient:
 
     def add(self, dY, cols):
         a, b = (cols, dY) if self.transposed else (dY, cols)        # the term is a · bᵀ
-        self._sum(_matmul_bt(self.layer, a, b, self._term((a.shape[0], b.shape[0]))))
-
-    def add_fields(self, x, field_offsets, dyt):
-        """The term φ(X_n) · dY_nᵀ with φ's rows read in the sample x (1-D) at ``field_offsets`` and
-        dY_nᵀ laid out as :func:`kernels.rows_to_fields` writes it (transposed dW only)."""
-        term = self._term((field_offsets.shape[0], dyt.shape[1]))
-        kernels.gemm_rows(x, field_offsets, 4, dyt.reshape(-1), _steps(dyt.shape[0], dyt.strides[0]), term)
-        self._sum(term)
-
-    def _term(self, shape):
-        """Where the next term goes: the first into the total's own memory, the others into scratch."""
+        shape = (a.shape[0], b.shape[0])
         if self.total is None:
-            return self.layer._buffer("dWt", shape) if self.transposed else self.dW
-        return self.layer._buffer("dWt_term", shape)
-
-    def _sum(self, term):
-        if self.total is None:
-            self.total = term
+            first = self.layer._buffer("dWt", shape) if self.transposed else self.dW
+            self.total = _matmul_bt(self.layer, a, b, first)
         else:
-            self.total += term
+            self.total += _matmul_bt(self.layer, a, b, self.layer._buffer("dWt_term", shape))
 
     def finish(self):
         if self.transposed:
@@ -305,7 +299,12 @@ class Conv2D(_KeptBuffers):
     per sample when other work holds the cores (``benchmarks/bench_apply.py``, 2
     threads at load 4: ``colorize apply`` 2.3× faster than with one sample per
     block; on the quiet machine 37 % slower, 0.55 s against 0.40 s,
-    docs/HOW-VCNN-WORKS.md §7).
+    docs/HOW-VCNN-WORKS.md §7). With the engine's own GEMM (``OWN_GEMM``)
+    the block is one sample whatever BLAS's threads: the tile is serial, a
+    layer that reads φ's rows in place (below) runs its samples in Numba's
+    threads, and BLAS's threads, spinning between whole-batch GEMMs, took
+    the cores from Numba's (``deep8`` at batch 16 on 2 threads: 128 ms a step
+    with the mapping layer's whole-batch GEMMs in OpenBLAS, 56 without).
     Backward computes φ of a block again from x (an im2col costs a tenth of
     the three GEMMs) instead of keeping it from forward (kept, the whole
     batch's φ goes out to memory and back: 21 % slower per step, measured
@@ -336,16 +335,15 @@ class Conv2D(_KeptBuffers):
     in another order; on the colorization nets' shapes numpy's OpenBLAS
     gave the same bits).
 
-    **φ's rows read in place (one BLAS thread, a sample within the L2 cache).**
-    Row (c, i, j) of one image's φ is x[c, oh + i, ow + j] over the output
-    positions; numbered t = oh·W + ow, in the image's width, that is a run
-    of adjacent values of x from x[c, i, j] on. So on one BLAS thread (one
-    sample per block) with the engine's own GEMM, in float32, for k > 1,
-    C_in·k·k ≥ C_out (dW's terms taken transposed) and a sample whose x and
-    zero-padded dy fit in the L2 cache, the layer never writes φ
-    (:meth:`_reads_fields`):
-    :func:`kernels.gemm_rows` finds B's rows by their offsets in x
-    (:mod:`kernels.fields`)::
+    **φ's rows read in place (a sample within the L2 cache).** Row (c, i, j)
+    of one image's φ is x[c, oh + i, ow + j] over the output positions;
+    numbered t = oh·W + ow, in the image's width, that is a run of adjacent
+    values of x from x[c, i, j] on. So with the engine's own GEMM, in
+    float32, blocks of one sample (``samples_per_block`` None or 1, whatever
+    BLAS's threads), C_in·k·k ≥ C_out (dW's terms taken transposed) and a
+    sample whose x and zero-padded dy fit in the L2 cache, the layer never
+    writes φ (:meth:`_reads_fields`): :func:`kernels.gemm_rows`'s tile
+    finds B's rows by their offsets in x (:mod:`kernels.fields`)::
 
         Y'_n = W · φ'(X_n)                 (C_out, T), T = (Ho - 1)·W + Wo
         dWᵀ += φ'(X_n) · dY'_nᵀ            dY'ᵀ zero at the columns off the output
@@ -354,15 +352,19 @@ class Conv2D(_KeptBuffers):
     and keeps only the output positions of Y' and dX' (the columns with
     ow ≥ Wo fall off the right edge: k - 1 of every W). The last is the
     full correlation of dY, padded with k - 1 zeros on every side, by the
-    turned kernel: dX without φᵀ. A 32-wide net's x of one sample
-    (0.4 MB) stays in the L2 cache for the whole product, where φ (5.3 MB
-    for a 4×4 layer) did not: the 4×4 layer's forward of one sample took
-    0.54 ms against 1.6 for im2col and the GEMM, and ``deep8``'s step at
-    batch 16 went from 139 to 97-108 ms (``benchmarks/RESULTS.md``, the seventh
-    session; ``docs/HOW-VCNN-WORKS.md`` §7). With fewer than 8 input
-    channels dX still goes through Wᵀ · dY and φᵀ (the product above would
-    have fewer rows than the tile). The φ path above stays for the rest:
-    float64, several BLAS threads, the paper's width, ``NUMBA_DISABLE_JIT``.
+    turned kernel: dX without φᵀ. The samples run in Numba's threads
+    (:func:`kernels.conv_forward`, :func:`kernels.conv_backward`), each
+    thread with its own buffers; the sums over samples (db, dW) run after,
+    in sample order, so the numbers do not depend on the threads. A 32-wide
+    net's x of one sample (0.4 MB) stays in the L2 cache for the whole
+    product, where φ (5.3 MB for a 4×4 layer) did not: the 4×4 layer's
+    forward of one sample took 0.54 ms against 1.6 for im2col and the
+    GEMM, and ``deep8``'s step at batch 16, on one thread, went from 139 to
+    94-108 ms (``benchmarks/RESULTS.md``, the seventh session;
+    ``docs/HOW-VCNN-WORKS.md`` §7). With fewer than 8 input channels dX
+    still goes through Wᵀ · dY and φᵀ (the product above would have fewer
+    rows than the tile). The φ path above stays for the rest: float64,
+    ``samples_per_block`` > 1, the paper's width, ``NUMBA_DISABLE_JIT``.
 
     The layer keeps x (a reference: backward reads it again, so do not
     change it in between) and its buffers from batch to batch, so a step
@@ -403,21 +405,25 @@ class Conv2D(_KeptBuffers):
         return self.y
 
     def _reads_fields(self, x) -> bool:
-        """Whether this batch's products read φ's rows in x in place (:func:`kernels.gemm_rows`), φ never
-        written: float32, k > 1, one sample per block on one BLAS thread with the engine's own GEMM, a
-        sample's x and its zero-padded dy within the L2 cache, and dW no taller than wide (its terms
-        are taken transposed, φ · dYᵀ). See the class's docstring, "φ's rows read in place"."""
+        """Whether this batch's products read φ's rows in x in place (:mod:`kernels.fields`), φ never
+        written: float32, the engine's own GEMM, blocks of one sample (``samples_per_block``
+        None or 1; BLAS's threads do not matter, the samples run in Numba's), a sample's x and its
+        zero-padded dy within the L2 cache, and dW no taller than wide (its terms are taken
+        transposed, φ · dYᵀ). See the class's docstring, "φ's rows read in place"."""
         _, c, h, w = x.shape
         k = self.k
         padded_dy = self.c_out * (h + k - 1) * (w + k - 1) * x.itemsize
-        return (OWN_GEMM and k > 1 and x.dtype == np.float32 and c * k * k >= self.c_out
-                and (self.samples_per_block or 1) == 1 and blas_threads() == 1
-                and max(x[0].nbytes, padded_dy) <= l2_cache_bytes())
+        return (OWN_GEMM and x.dtype == np.float32 and c * k * k >= self.c_out
+                and self.samples_per_block in (None, 1) and max(x[0].nbytes, padded_dy) <= l2_cache_bytes())
 
     def _forward_fields(self, x):
-        """y = W · φ(x) + b (ReLU'd if fused), sample by sample, φ's rows read in x (:mod:`kernels.fields`)."""
-        for s in range(x.shape[0]):
-            self._wide_to_y(self._wide_product(x, s), x.shape[3], s)
+        """y = W · φ(x) + b (ReLU'd if fused), φ's rows read in x, the samples in Numba's threads
+        (:func:`kernels.conv_forward`)."""
+        n, c, h, w = x.shape
+        W = np.ascontiguousarray(self.W)
+        wide = self._buffer("wide", (_threads(n), self.c_out, _wide_width(h, w, self.k)))
+        kernels.conv_forward(W, _steps(self.c_out, W[0].nbytes), x, _field_offsets(c, h, w, self.k),
+                             self.b, self.relu, wide, self.y)
 
     # The passes of one block, here so that benchmarks/passes.py times the layer's own code.
     def _gemm_output(self, s, e):
@@ -445,49 +451,6 @@ class Conv2D(_KeptBuffers):
                              self.y[s:e].reshape(e - s, self.c_out, -1) if self.relu else None)
         return dY
 
-    # The passes of one sample when φ's rows are read in place (_reads_fields), here for benchmarks/passes.py too.
-    def _wide_product(self, x, s):
-        """W · φ(x_s) with φ's rows read in x_s: the (C_out, T) "wide" matrix of :mod:`kernels.fields`."""
-        return self._fields_product(self.W, x[s], turned=False)
-
-    def _fields_product(self, kernel, image, turned):
-        """kernel (M, C, k, k), as M rows, times φ of ``image`` (C, H, W) read in place (its rows at
-        :func:`_field_offsets`): the (M, T) wide matrix, in the layer's "wide" buffer."""
-        m, c, k, _ = kernel.shape
-        _, h, w = image.shape
-        wide = self._buffer("wide", (m, _wide_width(h, w, k)))
-        kernels.gemm_rows(kernel.reshape(-1), _steps(m, kernel[0].size * 4), 4, image.reshape(-1),
-                          _field_offsets(c, h, w, k, turned), wide)
-        return wide
-
-    def _wide_to_y(self, wide, width, s):
-        """y[s] = the output positions of ``wide`` + b (ReLU'd if fused)."""
-        kernels.wide_to_planes(wide, width, self.y[s], self.b, self.relu)
-
-    def _dy_fields(self, dy, x_shape, s):
-        """dy[s] as rows (masked by [y > 0] if a ReLU is fused; adds Σ to db, as :meth:`_dY`), then
-        zero-padded and transposed (:func:`kernels.rows_to_fields`). Returns (dY, padded, dyt)."""
-        _, _, h, w = x_shape
-        k, wo = self.k, dy.shape[3]
-        dY = self._dY(dy, s, s + 1)
-        padded = self._buffer("dYp", (self.c_out, h + k - 1, w + k - 1))
-        dyt = self._buffer("dYt", (_wide_width(h, w, k), self.c_out))
-        kernels.rows_to_fields(dY, wo, k, padded, dyt)
-        return dY, padded, dyt
-
-    def _dx_fields(self, W_swapped, dY, padded, dx, s):
-        """dX[s] from this sample's dY: the full correlation of the padded dY with the kernel turned by
-        180° (``W_swapped``: W with its channel axes swapped; the turn is in the offsets), φ's rows
-        read in ``padded``; with fewer than 8 input channels (too few rows for one tile of that
-        product), φᵀ(Wᵀ · dY) as on the φ path."""
-        c = dx.shape[1]
-        if c < kernels.TILE_ROWS:
-            ho, wo = self.y.shape[2:]
-            _dx_block(self.W.reshape(self.c_out, -1).T, dY, self._buffer("cols", (c * self.k ** 2, ho * wo)),
-                      dx, s, s + 1, self.k)
-        else:
-            kernels.wide_to_planes(self._fields_product(W_swapped, padded, turned=True), padded.shape[2], dx[s])
-
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.x is None:
             raise RuntimeError("Conv2D.backward needs a forward first (and runs once per forward)")
@@ -500,8 +463,7 @@ class Conv2D(_KeptBuffers):
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
         if self.reads_fields:
-            self._backward_fields(x, dy, dW, dx)
-            dW.finish()
+            self._backward_fields(x, dy, dx)
             return dx
         for s, e in _blocks(self, x.shape[0]):
             dY = self._dY(dy, s, e)
@@ -512,22 +474,43 @@ class Conv2D(_KeptBuffers):
         dW.finish()
         return dx
 
-    def _backward_fields(self, x, dy, dW, dx):
-        """dW, db and (given dx) dX sample by sample, φ's rows read in x and in the zero-padded dy
-        (:mod:`kernels.fields`)."""
-        _, c, h, w = x.shape
-        W_swapped = self._swapped() if dx is not None else None
-        for s in range(x.shape[0]):
-            dY, padded, dyt = self._dy_fields(dy, x.shape, s)
-            dW.add_fields(x[s].reshape(-1), _field_offsets(c, h, w, self.k), dyt)
-            if dx is not None:
-                self._dx_fields(W_swapped, dY, padded, dx, s)
-
-    def _swapped(self):
-        """W with its channel axes swapped, (C_in, C_out, k, k), in a buffer: the rows of dX's product."""
-        W_swapped = self._buffer("W_swapped", (self.c_in, self.c_out, self.k, self.k))
-        W_swapped[...] = self.W.transpose(1, 0, 2, 3)
-        return W_swapped
+    def _backward_fields(self, x, dy, dx):
+        """dW, db and (given dx) dX, φ's rows read in x and in the zero-padded dy, the samples in Numba's
+        threads (:func:`kernels.conv_backward`); dX is the full correlation of dy with the kernel turned
+        by 180°. The sums over the samples run here, in sample order (the same sums whatever the
+        threads). With fewer than 8 input channels that product would have fewer rows than one tile:
+        dX = φᵀ(Wᵀ · dY) then, sample by sample, as on the φ path (the network's first layer needs no dX)."""
+        n, c, h, w = x.shape
+        k, (ho, wo) = self.k, dy.shape[2:]
+        hp, wp = h + k - 1, w + k - 1
+        threads, wide_width = _threads(n), _wide_width(h, w, k)
+        rows = self._buffer("rows", (threads, self.c_out, ho * wo))
+        padded = self._buffer("dYp", (threads, self.c_out, hp, wp))
+        dyt = self._buffer("dYt", (threads, wide_width, self.c_out))
+        terms = self._buffer("dWt_term", (n, c * k * k, self.c_out))
+        db_terms = self._buffer("db_terms", (n, self.c_out), np.float64)
+        db_terms[...] = 0
+        turned = ()
+        if dx is not None and c >= kernels.TILE_ROWS:
+            W_swapped = self._buffer("W_swapped", (c, self.c_out, k, k))
+            W_swapped[...] = self.W.transpose(1, 0, 2, 3)
+            turned = (W_swapped, _steps(c, W_swapped[0].nbytes), _field_offsets(self.c_out, hp, wp, k, turned=True),
+                      self._buffer("wide", (threads, c, _wide_width(hp, wp, k))), dx)
+        kernels.conv_backward(x, _field_offsets(c, h, w, k), dy, self.y if self.relu else None, k, rows, padded,
+                              dyt, _steps(wide_width, dyt[0, 0].nbytes), terms, db_terms, *turned)
+        for s in range(n):
+            self.db += db_terms[s]
+        total = terms[0]
+        for s in range(1, n):
+            total += terms[s]
+        self.dW.reshape(self.c_out, -1)[...] = total.T
+        if dx is not None and not turned:
+            for s in range(n):
+                dY = rows[0]
+                kernels.nchw_to_rows(dy[s:s + 1].reshape(1, self.c_out, -1), dY, np.zeros(self.c_out),
+                                     self.y[s:s + 1].reshape(1, self.c_out, -1) if self.relu else None)
+                _dx_block(self.W.reshape(self.c_out, -1).T, dY, self._buffer("cols", (c * k * k, ho * wo)),
+                          dx, s, s + 1, k)
 
     def parameters(self):
         """[(name, value, gradient)] of this layer."""

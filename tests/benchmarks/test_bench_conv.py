@@ -4,6 +4,8 @@ No timing assertions: the machine is shared and times move. torch is not needed.
 """
 import pytest
 
+import vcnn.layers
+
 from benchmarks import bench_conv, conv_report
 from benchmarks.results import write_section
 
@@ -32,9 +34,18 @@ def test_table_has_one_line_per_case(rows):
     assert lines[3].startswith("| layer 2, 3 ch | 2 |") and "*(extrap.)*" in lines[3]
 
 
-def test_breakdown_memory_and_report(rows, tmp_path):
+@pytest.mark.parametrize("reads_fields", [False, True])
+def test_breakdown_memory_and_report(rows, tmp_path, reads_fields, monkeypatch):
+    """The breakdown names the passes of the layer's path: φ, GEMMs and φᵀ, or (reading φ's rows in
+    place, where the engine's tile runs) no φ at all."""
+    if reads_fields and not vcnn.layers.OWN_GEMM:
+        pytest.skip("the engine's tile needs the JIT and 512-bit vectors")
+    monkeypatch.setattr(vcnn.layers, "OWN_GEMM", reads_fields)
     times = bench_conv.breakdown(TINY[1], runs=1)
-    assert {"φ  φ(X), forward and again in backward", "φᵀ  φᵀ", "GEMM  Wᵀ·dY", "whole layer"} <= set(times)
+    names = ({"reshuffle  dY padded and transposed", "GEMM  dX = φᵀ(Wᵀ·dY)"} if reads_fields
+             else {"φ  φ(X), forward and again in backward", "φᵀ  φᵀ", "GEMM  Wᵀ·dY"})
+    assert names | {"GEMM  Y = W·φ(X)", "GEMM  dW += dY·φ(X)ᵀ", "whole layer"} <= set(times)
+    assert reads_fields or not any(name.startswith("reshuffle") for name in times)
     assert all(s > 0 for s in times.values())
     memory = bench_conv.peak_memory(TINY[1])
     assert memory["first step"] >= memory["im2col buffer"] > 0

@@ -6,6 +6,8 @@ only by the test that checks both engines take the same step.
 import numpy as np
 import pytest
 
+import vcnn.layers
+
 from benchmarks import bench_train
 from colorize.model import output_size
 
@@ -41,12 +43,20 @@ def test_naive_step_takes_our_step():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
-def test_breakdown_names_every_layer_and_pass():
+@pytest.mark.parametrize("reads_fields", [False, True])
+def test_breakdown_names_every_layer_and_pass(reads_fields, monkeypatch):
+    """Every layer, and the passes of the path the conv layers take: φ and φᵀ, or (reading φ's rows in
+    place, where the engine's tile runs) the reshuffles around the products instead."""
+    if reads_fields and not vcnn.layers.OWN_GEMM:
+        pytest.skip("the engine's tile needs the JIT and 512-bit vectors")
+    monkeypatch.setattr(vcnn.layers, "OWN_GEMM", reads_fields)
     layers = bench_train.per_layer("small", 1, runs=1)
     assert len(layers["layers"]) == 5 and layers["update"] > 0          # each ReLU runs inside its conv
     passes = bench_train.breakdown("small", 1, runs=1)
     categories = {key[0] for key in passes}
-    assert {"φ", "GEMM", "φᵀ", "bias", "mapping layer", "update", "whole step"} <= categories
+    path = {"reshuffle"} if reads_fields else {"φ", "φᵀ"}
+    assert path | {"GEMM", "bias", "mapping layer", "update", "whole step"} <= categories
+    assert reads_fields or "reshuffle" not in categories
     text = bench_train.breakdown_tables("small", 1, layers, passes)
     assert "0: conv 11×11 1→32 + ReLU" in text and "4: mapping 16→1·8²" in text and "rest" in text
 

@@ -105,7 +105,8 @@ def one_thread(monkeypatch):
 @machine_code
 @pytest.mark.parametrize("c_in,c_out,k,relu,need_dx", [(32, 32, 4, True, True), (8, 16, 3, False, True),
                                                        (16, 8, 5, True, True), (3, 8, 2, True, True),
-                                                       (1, 8, 5, True, False), (12, 20, 3, True, False)])
+                                                       (1, 8, 5, True, False), (12, 20, 3, True, False),
+                                                       (16, 8, 1, True, True)])
 def test_conv2d_reading_fields_matches_the_naive_loops_and_the_phi_path(c_in, c_out, k, relu, need_dx, monkeypatch):
     """One BLAS thread and a sample within the L2 cache: forward and backward read φ's rows in place
     (no im2col at all), and give the naive loops' y, dx, dW, db in float64 to float32 round-off, and
@@ -127,7 +128,7 @@ def test_conv2d_reading_fields_matches_the_naive_loops_and_the_phi_path(c_in, c_
         results[fields] = (layer.reads_fields, bool(phis), y, None if dx is None else dx.copy(), layer.dW.copy(),
                            layer.db.copy(), layer.b.copy())
     assert results[True][:2] == (True, False), "the layer did not read φ's rows in place, or it wrote φ"
-    assert results[False][:2] == (False, True)
+    assert results[False][:2] == (False, k > 1)                               # a 1×1 layer's φ is X itself
     for got, want in zip(results[True][2:6], results[False][2:6]):
         if want is not None:
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -162,21 +163,22 @@ def test_a_network_step_reading_fields_is_the_phi_paths_step(monkeypatch):
             for _, value, grad in net.parameters():
                 value -= 1e-4 * grad
         runs[fields] = (out, [layer.reads_fields for layer in net.steps])
-    assert runs[True][1] == [True, True, True, False] and runs[False][1] == [False] * 4
+    assert runs[True][1] == [True] * 4 and runs[False][1] == [False] * 4
     for got, want in zip(runs[True][0], runs[False][0]):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
 
 
 def test_which_batches_read_fields(monkeypatch):
-    """The rule: float32, k > 1, one sample per block on one BLAS thread with the engine's GEMM, a sample's
-    x and padded dy within the L2 cache, dW no taller than wide."""
+    """The rule: float32, blocks of one sample with the engine's GEMM (whatever BLAS's threads), a
+    sample's x and padded dy within the L2 cache, dW no taller than wide."""
     one_thread(monkeypatch)
     monkeypatch.setattr(vcnn.layers, "l2_cache_bytes", lambda: 1 << 21)
     x = np.zeros((2, 8, 12, 12), np.float32)
     layer = Conv2D(8, 16, 3, rng=0)
     assert layer._reads_fields(x)
     assert not layer._reads_fields(x.astype(np.float64))
-    assert not Conv2D(8, 16, 1, rng=0)._reads_fields(x)                       # φ of a 1×1 layer is X itself
+    assert Conv2D(8, 8, 1, rng=0)._reads_fields(x)                            # 1×1: φ's rows are X's planes
+    assert not Conv2D(8, 16, 1, rng=0)._reads_fields(x)                       # dW taller than wide
     assert not Conv2D(8, 80, 3, rng=0)._reads_fields(x)                       # dW taller than wide
     assert not layer._reads_fields(np.zeros((2, 8, 200, 200), np.float32))    # 1.3 MB of x, 1.3 MB of dy: no
     monkeypatch.setattr(vcnn.layers, "l2_cache_bytes", lambda: 9000)           # x's sample is 4.6 KB, dy's 12.5
@@ -186,8 +188,7 @@ def test_which_batches_read_fields(monkeypatch):
     assert not layer._reads_fields(x)
     layer.samples_per_block = None
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 2)
-    assert not layer._reads_fields(x)
-    monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
+    assert layer._reads_fields(x)                                             # the samples run in Numba's threads
     monkeypatch.setattr(vcnn.layers, "OWN_GEMM", False)
     assert not layer._reads_fields(x)
 
@@ -221,3 +222,27 @@ def test_conv2d_reading_fields_passes_central_differences(monkeypatch):
             flat[i] = old
             numeric = (plus - minus) / (float(old + np.float32(1e-2)) - float(old - np.float32(1e-2)))
             assert abs(numeric - gradient.reshape(-1)[i]) <= 1e-3 * max(1.0, abs(numeric)), (array.shape, i)
+
+
+@machine_code
+def test_the_numbers_do_not_depend_on_numbas_threads(monkeypatch):
+    """The samples run in Numba's threads, each in buffers of its own, and the sums over samples in sample
+    order: y, dx, dW and db on two threads are those on one, bit for bit (batch 5: uneven shares)."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one thread only")
+    one_thread(monkeypatch)
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((5, 16, 12, 13)).astype(np.float32)
+    dy = rng.standard_normal((5, 24, 9, 10)).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            layer = Conv2D(16, 24, 4, rng=2, relu=True)
+            y = layer.forward(x).copy()
+            results.append((y, layer.backward(dy).copy(), layer.dW.copy(), layer.db.copy(), layer.reads_fields))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert results[0][4] and results[1][4]
+    for one, two in zip(results[0][:4], results[1][:4]):
+        np.testing.assert_array_equal(one, two)

@@ -229,14 +229,18 @@ def test_gradients_with_one_sample_and_the_whole_batch_per_block(block):
     check_layer(full, random((3, 2, 4, 3), 2))
 
 
-def test_the_default_block_is_one_sample_when_blas_has_one_thread_and_the_batch_otherwise(monkeypatch):
+def test_the_default_block_is_one_sample_with_the_engines_gemm_or_one_blas_thread_and_the_batch_otherwise(
+        monkeypatch):
     import vcnn.layers
     from vcnn.layers import _blocks
     layer = Conv2D(1, 1, 1)
+    monkeypatch.setattr(vcnn.layers, "OWN_GEMM", False)
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
     assert _blocks(layer, 3) == [(0, 1), (1, 2), (2, 3)]
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 2)
     assert _blocks(layer, 3) == [(0, 3)]
+    monkeypatch.setattr(vcnn.layers, "OWN_GEMM", True)               # the tile: per sample, whatever BLAS's threads
+    assert _blocks(layer, 3) == [(0, 1), (1, 2), (2, 3)]
     layer.samples_per_block = 2
     assert _blocks(layer, 3) == [(0, 2), (2, 3)]
 
