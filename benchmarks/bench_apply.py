@@ -9,8 +9,9 @@ Numba's cache, the same for every run). The photo is the bundled
 temporary folder. The configurations take turns, run after run (medians of
 wall and CPU time); threads are BLAS and Numba threads alike. One more row,
 at 2 threads, forces one sample per block (``Conv2D.samples_per_block = 1``)
-to measure the block rule of :class:`vcnn.Conv2D` (the whole batch per block
-when BLAS has several threads)::
+to measure the block rule of :class:`vcnn.Conv2D` (one sample per block with
+the engine's own GEMM, else the whole batch per block when BLAS has several
+threads; the "blocks" column says which the rule chose)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_apply.py
 """
@@ -34,6 +35,7 @@ from colorize.apply import colorize_file
 from colorize.images import read_luminance
 from colorize.pngfile import write_png
 from colorize.resample import resize
+import vcnn.layers
 from vcnn.layers import Conv2D, FullConv2D
 
 SECTION = "bench_apply"
@@ -94,7 +96,8 @@ def report(rows, command, size, load_at_start) -> str:
              "options; medians of interleaved runs after a warm-up. Threads: BLAS and Numba alike.", "",
              "| threads | refinement | blocks | wall s | CPU s |", "| --- | --- | --- | --- | --- |"]
     for r in rows:
-        blocks = "one sample (forced)" if r["per_sample"] else ("one sample" if r["threads"] == 1 else "whole batch")
+        by_rule = r["threads"] == 1 or vcnn.layers.OWN_GEMM
+        blocks = "one sample (forced)" if r["per_sample"] else ("one sample" if by_rule else "whole batch")
         lines.append(f"| {r['threads']} | {'guided filter' if r['refine'] else 'none (`--no-refine`)'} | {blocks} "
                      f"| {r['wall']:.2f} | {r['cpu']:.2f} |")
     return "\n".join(lines)
