@@ -7,7 +7,9 @@ check their shapes and offsets themselves, and pad their edges in memory of thei
 ``NUMBA_DISABLE_JIT=1`` turns every kernel back into the plain Python loop it is
 written as, except :func:`sgemm` and :func:`gemm_rows`, whose register tile is
 written in LLVM's IR (``kernels/gemm.py``): without the JIT, :mod:`vcnn`
-multiplies with numpy instead, on φ.
+multiplies with numpy instead, on φ. All run on one thread but
+:func:`conv_forward` and :func:`conv_backward` (``kernels/fields.py``), which
+run a layer's samples in Numba's threads, one parallel region per call.
 """
 from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.color import yuv_to_rgb_in_gamut
