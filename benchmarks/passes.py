@@ -6,8 +6,8 @@ module's ``_phi_block``, ``_WeightGradient``, ``_dx_product``,
 ``_dx_adjoint``; for a layer that reads φ's rows in place, the kernels
 ``kernels.conv_forward`` and ``conv_backward`` run for each sample, one at a
 time), block by block as :class:`vcnn.Conv2D` takes them (one
-sample on one BLAS thread, its forward in strips of output rows whose φ
-and W fit in half the L2 cache, :func:`vcnn.layers._strips`; the whole batch on several), in the layer's own
+sample with the engine's own GEMM or on one BLAS thread, its forward in strips of output rows whose φ
+and W fit in half the L2 cache, :func:`vcnn.layers._strips`; else the whole batch), in the layer's own
 buffers; so timing them one by one says where the layer's time goes, and a
 change to the layer changes what is timed. Used by ``bench_conv.py`` and
 ``bench_train.py``.

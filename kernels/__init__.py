@@ -2,12 +2,12 @@
 
 Every kernel here is ``@njit(cache=True)``, takes its output buffer as an
 argument and returns nothing: shape checks and allocation live in the Python
-wrappers of :mod:`vcnn` that call them (but :func:`sgemm` and :func:`gemm_rows`
-check their shapes and offsets themselves, and pad their edges in memory of their own).
-``NUMBA_DISABLE_JIT=1`` turns every kernel back into the plain Python loop it is
-written as, except :func:`sgemm` and :func:`gemm_rows`, whose register tile is
-written in LLVM's IR (``kernels/gemm.py``): without the JIT, :mod:`vcnn`
-multiplies with numpy instead, on φ. All run on one thread but
+wrappers of :mod:`vcnn` that call them (but :func:`sgemm`, :func:`gemm_rows`,
+:func:`conv_forward` and :func:`conv_backward` check their shapes and offsets
+themselves, and pad their edges in memory of their own). ``NUMBA_DISABLE_JIT=1``
+turns every kernel back into the plain Python loop it is written as, except
+those four, whose register tile is written in LLVM's IR (``kernels/gemm.py``):
+without the JIT, :mod:`vcnn` multiplies with numpy instead, on φ. All run on one thread but
 :func:`conv_forward` and :func:`conv_backward` (``kernels/fields.py``), which
 run a layer's samples in Numba's threads, one parallel region per call.
 """

@@ -83,6 +83,10 @@ def conv_forward(w, w_offsets, x, x_offsets, b, relu, wide, y):
     matrix per thread; thread t takes the samples t, t + threads, …"""
     n, width = x.shape[0], x.shape[3]
     threads = wide.shape[0]
+    c_out, ho, wo = y.shape[1], x.shape[2] - w.shape[2] + 1, x.shape[3] - w.shape[3] + 1
+    if (y.shape[0] != n or y.shape[2:] != (ho, wo) or w.shape[0] != c_out or b.shape[0] != c_out or threads < 1
+            or wide.shape[1] != c_out or wide.shape[2] < (ho - 1) * width + wo):
+        raise ValueError("conv_forward: y, w, b or wide do not fit x")
     check_rows(w, w_offsets, 4, x[0], x_offsets, wide[0])
     for t in prange(threads):
         for s in range(t, n, threads):
@@ -101,8 +105,17 @@ def conv_backward(x, x_offsets, dy, y, k, rows, padded, dyt, dyt_offsets, terms,
     ``rows``, ``padded``, ``dyt`` and ``wide`` hold one buffer per thread, as in :func:`conv_forward`."""
     n, channels, ho, wo = dy.shape
     threads = rows.shape[0]
+    height, width = ho + k - 1, wo + k - 1
+    if (x.shape[0] != n or x.shape[2:] != (height, width) or (y is not None and y.shape != dy.shape)
+            or terms.shape[0] != n or db_terms.shape != (n, channels) or threads < 1
+            or rows.shape[1:] != (channels, ho * wo) or padded.shape != (threads, channels, ho + 2 * k - 2, width + k - 1)
+            or dyt.shape != (threads, (ho - 1) * width + wo, channels)):
+        raise ValueError("conv_backward: dy, y, the buffers or the sums do not fit x")
     check_rows(x[0], x_offsets, 4, dyt[0], dyt_offsets, terms[0])
     if dx is not None:
+        if (dx.shape != x.shape or wide.shape[0] != threads or wide.shape[1] != x.shape[1]
+                or wide.shape[2] < (height - 1) * (width + k - 1) + width):
+            raise ValueError("conv_backward: dx or wide do not fit x")
         check_rows(w_swapped, swapped_offsets, 4, padded[0], turned_offsets, wide[0])
     for t in prange(threads):
         for s in range(t, n, threads):

@@ -158,7 +158,7 @@ def gemm_rows(a, a_offsets, a_step, b, b_offsets, c):
     ValueError otherwise). c's rows contiguous, not overlapping a or b.
 
     With offsets of a k×k receptive field's values in an image, B is φ of the image (or A is,
-    along K) without φ being written: :class:`vcnn.Conv2D` on one BLAS thread
+    along K) without φ being written: :class:`vcnn.Conv2D` through :mod:`kernels.fields`
     (``docs/HOW-VCNN-WORKS.md``, section 7).
     """
     check_rows(a, a_offsets, a_step, b, b_offsets, c)

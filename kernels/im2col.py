@@ -18,8 +18,10 @@ photo (2 threads under load, taken by hand when the loops were made serial,
 recorded in ``benchmarks/RESULTS.md``; the parallel loops are gone, so no
 script can time them again) found 4.3 of its 8.2 network seconds in 32 calls
 of a parallel im2col. A layer makes one φ per block of samples; the GEMMs,
-where the time goes, still use every BLAS thread (``benchmarks/bench_apply.py``
-times ``colorize apply`` as it is now).
+where the time goes, use BLAS's threads, or the engine's serial tile, and
+where φ is never written the samples run in Numba's threads, one parallel
+region per pass (``kernels.fields``; ``benchmarks/bench_apply.py`` times
+``colorize apply`` as it is now).
 """
 import numpy as np
 from numba import njit

@@ -3,10 +3,13 @@ layer's block size follows), the size of the L2 cache (what its strips of output
 :func:`l2_cache_bytes`), and whether the CPU has 512-bit vectors (what the engine's own GEMM tile
 needs, :func:`has_512_bit_vectors`).
 
-A conv layer's only parallel work is its GEMMs (φ, φᵀ and the elementwise
-passes are serial loops), so the thread count that matters is BLAS's, not
-Numba's: with ``OMP_NUM_THREADS=1`` and Numba on 2 threads, a rule that read
-Numba's count gave one whole-batch block to a single-threaded BLAS.
+On the φ path a conv layer's only parallel work is its GEMMs (φ, φᵀ and the
+elementwise passes are serial loops), so the thread count that matters there
+is BLAS's, not Numba's: with ``OMP_NUM_THREADS=1`` and Numba on 2 threads, a
+rule that read Numba's count gave one whole-batch block to a single-threaded
+BLAS. Where the engine's own GEMM runs (``vcnn.layers.OWN_GEMM``) the block
+is one sample whatever BLAS's threads, and a layer that reads φ's rows in
+place runs its samples in Numba's threads (``kernels.conv_forward``).
 
 Asked in this order, the first that answers:
 

@@ -7,7 +7,8 @@ the first layer dX is a whole GEMM and a φᵀ that training would throw away.
 Activations are (N, C, H, W) arrays. A layer computes in the dtype of its
 weights (float32 by default; float64 for gradient checks) and refuses input
 of another dtype. ``backward`` consumes what ``forward`` kept: call it once
-per forward.
+per forward. A layer keeps its buffers between calls: it is not for two
+Python threads at once.
 """
 import functools
 import math
@@ -293,8 +294,9 @@ class Conv2D(_KeptBuffers):
     "reshuffle" only adds the bias; φ(X_n) (1.4-5 MB in the colorization
     nets) stays in the cache between the im2col that writes it and the GEMM
     that reads it, where a whole batch's φ (85 MB for a 4×4 layer of width 32
-    at batch 16) goes out to memory and back. When BLAS has several threads,
-    the whole batch per block, the default: every GEMM is a parallel region whose
+    at batch 16) goes out to memory and back. When BLAS has several threads
+    and the engine's own GEMM does not run (below), the whole batch per block,
+    the default: every GEMM is a parallel region whose
     threads meet at a barrier, and one barrier per layer costs less than one
     per sample when other work holds the cores (``benchmarks/bench_apply.py``, 2
     threads at load 4: ``colorize apply`` 2.3× faster than with one sample per
@@ -373,7 +375,7 @@ class Conv2D(_KeptBuffers):
     its next call** (copy one to keep it).
     """
 
-    samples_per_block = None       # None: 1 when BLAS has one thread, the whole batch otherwise (see Notes)
+    samples_per_block = None       # None: 1 with OWN_GEMM or one BLAS thread, else the whole batch (see Notes)
     strip_bytes = None             # the largest φ of one strip; None: half the L2 cache less W (see Notes)
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):

@@ -8,7 +8,7 @@ import pytest
 import kernels
 import vcnn.layers
 from vcnn import Conv2D, Network, ReLU, naive
-from vcnn.layers import _field_offsets, _steps
+from vcnn.layers import _field_offsets, _steps, _wide_width
 
 machine_code = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="the tile is machine code: no plain-Python form")
 
@@ -246,3 +246,37 @@ def test_the_numbers_do_not_depend_on_numbas_threads(monkeypatch):
     assert results[0][4] and results[1][4]
     for one, two in zip(results[0][:4], results[1][:4]):
         np.testing.assert_array_equal(one, two)
+
+
+@machine_code
+def test_each_sample_has_its_own_buffers_and_sums():
+    """conv_forward and conv_backward with two thread buffers and two samples: buffer t and sums s are
+    those of samples t and s alone, whichever thread runs them (a shared buffer or a shared db row is a
+    race that comparing thread counts catches only now and then); and shapes that do not fit are refused."""
+    rng = np.random.default_rng(11)
+    c, c_out, k, h, w = 8, 16, 3, 7, 9
+    ho, wo, width = h - k + 1, w - k + 1, _wide_width(h, w, k)
+    x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+    W = rng.standard_normal((c_out, c, k, k)).astype(np.float32)
+    dy = rng.standard_normal((2, c_out, ho, wo)).astype(np.float32)
+    zeros, offsets = np.zeros(c_out, np.float32), _field_offsets(c, h, w, k)
+    wide, y = np.full((2, c_out, width), np.nan, np.float32), np.empty((2, c_out, ho, wo), np.float32)
+    kernels.conv_forward(W, _steps(c_out, W[0].nbytes), x, offsets, zeros, False, wide, y)
+    rows = np.full((2, c_out, ho * wo), np.nan, np.float32)
+    padded = np.full((2, c_out, ho + 2 * k - 2, w + k - 1), np.nan, np.float32)
+    dyt = np.full((2, width, c_out), np.nan, np.float32)
+    terms, db_terms = np.empty((2, c * k * k, c_out), np.float32), np.zeros((2, c_out))
+    kernels.conv_backward(x, offsets, dy, None, k, rows, padded, dyt, _steps(width, 4 * c_out), terms, db_terms)
+    for s in range(2):
+        x64, dy64 = x[s:s + 1].astype(np.float64), dy[s:s + 1].astype(np.float64)
+        want_y = naive.conv2d_forward(x64, W.astype(np.float64), np.zeros(c_out))[0]
+        np.testing.assert_allclose(planes(wide[s], w, (c_out, ho, wo)), want_y, rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(rows[s], dy[s].reshape(c_out, -1))
+        np.testing.assert_allclose(db_terms[s], dy64[0].sum(axis=(1, 2)), rtol=1e-12)
+        want_dW = naive.conv2d_backward(x64, W.astype(np.float64), dy64)[1]
+        np.testing.assert_allclose(terms[s].T.reshape(W.shape), want_dW, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="do not fit"):
+        kernels.conv_forward(W, _steps(c_out, W[0].nbytes), x, offsets, zeros, False, wide, y[:1])
+    with pytest.raises(ValueError, match="do not fit"):
+        kernels.conv_backward(x, offsets, dy, None, k, rows, padded, dyt, _steps(width, 4 * c_out), terms[:1],
+                              db_terms)
