@@ -16,7 +16,7 @@ import numpy as np
 
 import kernels
 from vcnn.layers import (Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_block, _dx_product, _field_offsets,
-                         _phi_block, _phi_is_x, _steps, _strips)
+                         _phi_block, _phi_is_x, _steps, _strips, _wide_width)
 
 
 def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = True) -> dict:
@@ -91,7 +91,7 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
     k, c_out = layer.k, layer.c_out
     W = np.ascontiguousarray(layer.W)
     x_offsets = _field_offsets(c, h, w, k)
-    wide = layer._buffer("wide", (1, c_out, (h - k) * w + w - k + 1))[0]
+    wide = layer._buffer("wide", (1, c_out, _wide_width(h, w, k)))[0]
     rows = layer._buffer("rows", (1, c_out, dy[0, 0].size))[0]
     padded = layer._buffer("dYp", (1, c_out, h + k - 1, w + k - 1))[0]
     dyt = layer._buffer("dYt", (1, wide.shape[1], c_out))[0]
@@ -123,7 +123,7 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
     if need_dx and c >= kernels.TILE_ROWS:
         W_swapped = np.ascontiguousarray(layer.W.transpose(1, 0, 2, 3))
         hp, wp = padded.shape[1:]
-        dx_wide = layer._buffer("wide", (1, c, (hp - k) * wp + wp - k + 1))[0]
+        dx_wide = layer._buffer("wide", (1, c, _wide_width(hp, wp, k)))[0]
         dx = layer._buffer("dx", x.shape)
         passes[("GEMM", "dX = W turned · φ(dY padded)")] = each(lambda s: kernels.gemm_rows(
             W_swapped, _steps(c, W_swapped[0].nbytes), 4, padded, _field_offsets(c_out, hp, wp, k, turned=True),

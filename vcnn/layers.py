@@ -492,21 +492,21 @@ class Conv2D(_KeptBuffers):
         terms = self._buffer("dWt_term", (n, c * k * k, self.c_out))
         db_terms = self._buffer("db_terms", (n, self.c_out), np.float64)
         db_terms[...] = 0
-        turned = ()
+        dx_args = ()                           # the turned product's operands, when it computes dX
         if dx is not None and c >= kernels.TILE_ROWS:
             W_swapped = self._buffer("W_swapped", (c, self.c_out, k, k))
             W_swapped[...] = self.W.transpose(1, 0, 2, 3)
-            turned = (W_swapped, _steps(c, W_swapped[0].nbytes), _field_offsets(self.c_out, hp, wp, k, turned=True),
-                      self._buffer("wide", (threads, c, _wide_width(hp, wp, k))), dx)
+            dx_args = (W_swapped, _steps(c, W_swapped[0].nbytes), _field_offsets(self.c_out, hp, wp, k, turned=True),
+                       self._buffer("wide", (threads, c, _wide_width(hp, wp, k))), dx)
         kernels.conv_backward(x, _field_offsets(c, h, w, k), dy, self.y if self.relu else None, k, rows, padded,
-                              dyt, _steps(wide_width, dyt[0, 0].nbytes), terms, db_terms, *turned)
+                              dyt, _steps(wide_width, dyt[0, 0].nbytes), terms, db_terms, *dx_args)
         for s in range(n):
             self.db += db_terms[s]
         total = terms[0]
         for s in range(1, n):
             total += terms[s]
         self.dW.reshape(self.c_out, -1)[...] = total.T
-        if dx is not None and not turned:
+        if dx is not None and not dx_args:
             for s in range(n):
                 dY = rows[0]
                 kernels.nchw_to_rows(dy[s:s + 1].reshape(1, self.c_out, -1), dY, np.zeros(self.c_out),

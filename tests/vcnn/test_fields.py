@@ -97,8 +97,7 @@ def test_rows_to_fields_pads_and_transposes():
     np.testing.assert_array_equal(dyt, full[:dyt.shape[0]])
 
 
-def one_thread(monkeypatch):
-    monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
+def own_gemm(monkeypatch):
     monkeypatch.setattr(vcnn.layers, "OWN_GEMM", True)          # as on a CPU with 512-bit vectors
 
 
@@ -111,7 +110,7 @@ def test_conv2d_reading_fields_matches_the_naive_loops_and_the_phi_path(c_in, c_
     """One BLAS thread and a sample within the L2 cache: forward and backward read φ's rows in place
     (no im2col at all), and give the naive loops' y, dx, dW, db in float64 to float32 round-off, and
     the φ path's. With fewer than 8 input channels dX goes through Wᵀ·dY and φᵀ."""
-    one_thread(monkeypatch)
+    own_gemm(monkeypatch)
     rng = np.random.default_rng(c_in * k)
     x = rng.standard_normal((3, c_in, 11, 13)).astype(np.float32)
     results, real_im2col = {}, kernels.im2col
@@ -146,7 +145,7 @@ def test_conv2d_reading_fields_matches_the_naive_loops_and_the_phi_path(c_in, c_
 def test_a_network_step_reading_fields_is_the_phi_paths_step(monkeypatch):
     """Two SGD-like steps of a small net (its layers share their scratch buffers) on both paths: the
     same outputs and gradients to float32 round-off."""
-    one_thread(monkeypatch)
+    own_gemm(monkeypatch)
     rng = np.random.default_rng(8)
     x = rng.standard_normal((2, 1, 20, 20)).astype(np.float32)
     runs = {}
@@ -171,7 +170,7 @@ def test_a_network_step_reading_fields_is_the_phi_paths_step(monkeypatch):
 def test_which_batches_read_fields(monkeypatch):
     """The rule: float32, blocks of one sample with the engine's GEMM (whatever BLAS's threads), a
     sample's x and padded dy within the L2 cache, dW no taller than wide."""
-    one_thread(monkeypatch)
+    own_gemm(monkeypatch)
     monkeypatch.setattr(vcnn.layers, "l2_cache_bytes", lambda: 1 << 21)
     x = np.zeros((2, 8, 12, 12), np.float32)
     layer = Conv2D(8, 16, 3, rng=0)
@@ -198,7 +197,7 @@ def test_conv2d_reading_fields_passes_central_differences(monkeypatch):
     """The gradients of the path that reads φ's rows in place against central differences of its own
     forward, in float32 (the layer is linear in W, b and x without a ReLU, so the differences are exact
     but for float32 round-off: eps = 1e-2, the loss summed in float64)."""
-    one_thread(monkeypatch)
+    own_gemm(monkeypatch)
     rng = np.random.default_rng(9)
     layer = Conv2D(8, 16, 3, rng=4)
     layer.b[:] = rng.standard_normal(16).astype(np.float32)
@@ -230,7 +229,7 @@ def test_the_numbers_do_not_depend_on_numbas_threads(monkeypatch):
     order: y, dx, dW and db on two threads are those on one, bit for bit (batch 5: uneven shares)."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("one thread only")
-    one_thread(monkeypatch)
+    own_gemm(monkeypatch)
     rng = np.random.default_rng(10)
     x = rng.standard_normal((5, 16, 12, 13)).astype(np.float32)
     dy = rng.standard_normal((5, 24, 9, 10)).astype(np.float32)
