@@ -5,7 +5,8 @@ layer's own code for it (``Conv2D._product``, ``_add_bias``, ``_dY``, the
 module's ``_phi_block``, ``_WeightGradient``, ``_dx_product``,
 ``_dx_adjoint``; for a layer that reads φ's rows in place, the kernels
 ``kernels.conv_forward`` and ``conv_backward`` run for each sample, one at a
-time), block by block as :class:`vcnn.Conv2D` takes them (one
+time; for one on Winograd's tiles, its transforms and products sample by
+sample), block by block as :class:`vcnn.Conv2D` takes them (one
 sample with the engine's own GEMM or on one BLAS thread, its forward in strips of output rows whose φ
 and W fit in half the L2 cache, :func:`vcnn.layers._strips`; else the whole batch), in the layer's own
 buffers; so timing them one by one says where the layer's time goes, and a
@@ -15,6 +16,7 @@ change to the layer changes what is timed. Used by ``bench_conv.py`` and
 import numpy as np
 
 import kernels
+from vcnn import winograd
 from vcnn.layers import (Conv2D, _WeightGradient, _blocks, _dx_adjoint, _dx_block, _dx_product, _field_offsets,
                          _phi_block, _phi_is_x, _steps, _strips, _wide_width)
 
@@ -33,6 +35,8 @@ def conv_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool = Tr
     layer.backward(dy, need_dx=need_dx)
     if layer.reads_fields:
         return _field_passes(layer, x, dy, need_dx)
+    if layer.takes_winograd:
+        return _winograd_passes(layer, x, dy, need_dx)
     k, n = layer.k, x.shape[0]
     W = layer.W.reshape(layer.c_out, -1)
     dx = layer._buffer("dx", x.shape) if need_dx else None
@@ -135,4 +139,54 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
         cols = layer._buffer("cols", (c * k * k, rows.shape[1]))
         passes[("GEMM", "dX = φᵀ(Wᵀ·dY)")] = each(
             lambda s: _dx_block(layer.W.reshape(c_out, -1).T, rows, cols, dx, s, s + 1, k))
+    return passes
+
+
+def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -> dict:
+    """:func:`conv_passes` for a layer on Winograd's tiles (``Conv2D._takes_winograd``): forward and dX
+    as :func:`vcnn.winograd.correlate` runs them, sample by sample (the filters' transform, the input
+    tiles', the α² products, the output tiles'), dW as on the φ path, in the layer's buffers. As there,
+    the samples share buffers (but for one sample, run in order, the passes give the layer's results)."""
+    n, c, h, w = x.shape
+    k, c_out = layer.k, layer.c_out
+    alpha2 = (k + winograd.M - 1) ** 2
+    bt, _, at = winograd.matrices(k, dtype=x.dtype)
+    u = layer._filters()
+    tiles = winograd.tiles(h, w, k)
+    v, products = layer._buffer("V", (alpha2, c, tiles)), layer._buffer("products", (alpha2, c_out, tiles))
+    dY = {s: layer._dY(dy, s, s + 1) for s in range(n)}
+
+    def each(fn):
+        return lambda: [fn(s) for s in range(n)]
+
+    def weight_gradient():                  # φ(X_s) of each sample, then its term
+        dW = _WeightGradient(layer, layer.dW.reshape(c_out, -1))
+        for s in range(n):
+            dW.add(dY[s], _phi_block(layer, x, s, s + 1, k))
+        dW.finish()
+
+    passes = {
+        ("transform", "filters G·W·Gᵀ"): lambda: winograd.transform_filters(layer.W, u),
+        ("transform", "tiles of X: Bᵀ·d·B"): each(lambda s: kernels.winograd_tiles_in(x[s], bt, v)),
+        ("GEMM", "Y = U·V at the α² points"): each(lambda s: np.matmul(u, v, out=products)),
+        ("transform", "Y out of its tiles: Aᵀ·M·A + b (and ReLU)"): each(
+            lambda s: kernels.winograd_tiles_out(products, at, layer.b, layer.relu, layer.y[s])),
+        ("bias", "dY (ReLU mask), db"): each(lambda s: layer._dY(dy, s, s + 1)),
+        ("GEMM", "dW += dY·φ(X)ᵀ (with φ(X))"): weight_gradient,
+    }
+    if need_dx:
+        padded = layer._buffer("dYp", (1, c_out) + tuple(d + 2 * (k - 1) for d in dy.shape[2:]))
+        turned = u                          # the layer's one buffer for them, overwritten by the turned filters
+        dx = layer._buffer("dx", x.shape)
+        dx_tiles = winograd.tiles(*padded.shape[2:], k)
+        dv, dproducts = layer._buffer("V", (alpha2, c_out, dx_tiles)), layer._buffer("products", (alpha2, c, dx_tiles))
+        zeros = np.zeros(c, x.dtype)
+        passes[("transform", "filters turned, for dX")] = lambda: winograd.transform_filters(layer.W, turned,
+                                                                                            turned=True)
+        passes[("reshuffle", "dY padded")] = each(lambda s: layer._pad(dY[s], padded))
+        passes[("transform", "tiles of dY padded")] = each(lambda s: kernels.winograd_tiles_in(padded[0], bt, dv))
+        passes[("GEMM", "dX = U turned·V at the α² points")] = each(
+            lambda s: np.matmul(turned.transpose(0, 2, 1), dv, out=dproducts))
+        passes[("transform", "dX out of its tiles")] = each(
+            lambda s: kernels.winograd_tiles_out(dproducts, at, zeros, False, dx[s]))
     return passes

@@ -24,6 +24,7 @@ from kernels.fields import conv_backward, conv_forward, rows_to_fields, wide_to_
 from kernels.gemm import TILE_ROWS, gemm_rows, sgemm
 from kernels.im2col import col2im, im2col
 from kernels.png import png_unfilter
+from kernels.winograd import tiles_in as winograd_tiles_in, tiles_out as winograd_tiles_out
 from kernels.naive_conv import (
     conv_backward_direct,
     conv_forward_direct,
@@ -40,4 +41,5 @@ __all__ = [
     "box_mean", "guided_coefficients", "guided_output",
     "yuv_to_rgb_in_gamut",
     "png_unfilter",
+    "winograd_tiles_in", "winograd_tiles_out",
 ]

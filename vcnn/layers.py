@@ -19,6 +19,7 @@ import numpy as np
 import kernels
 from vcnn._checks import as_nchw, check_kernel_size
 from vcnn._threads import blas_threads, has_512_bit_vectors, l2_cache_bytes
+from vcnn import winograd
 from vcnn.phi import phi, phi_adjoint
 
 
@@ -41,7 +42,8 @@ class _KeptBuffers:
     A lone layer keeps all of its own.
     """
 
-    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped", "db_terms")
+    TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped", "db_terms",
+                 "U", "V", "products")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -127,6 +129,10 @@ def _columns(shape: tuple, s: int, e: int, strip: tuple) -> slice:
     (oh0, oh1), wo = strip, shape[3]
     return slice(oh0 * wo, oh0 * wo + (e - s) * (oh1 - oh0) * wo)
 
+
+#: The narrowest layer (fewer of C_in and C_out) whose forward and dX take Winograd's tiles by default
+#: (:meth:`Conv2D._takes_winograd`).
+WINOGRAD_WIDTH = 256
 
 #: Whether float32 products within the L2 cache go through the engine's own GEMM (``kernels.sgemm``): on a
 #: CPU with 512-bit vectors, and not under NUMBA_DISABLE_JIT (the tile is machine code with no plain-Python
@@ -376,6 +382,7 @@ class Conv2D(_KeptBuffers):
     """
 
     samples_per_block = None       # None: 1 with OWN_GEMM or one BLAS thread, else the whole batch (see Notes)
+    winograd = None                # None: Winograd's tiles where _takes_winograd says; True or False: forced
     strip_bytes = None             # the largest φ of one strip; None: half the L2 cache less W (see Notes)
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):
@@ -388,6 +395,7 @@ class Conv2D(_KeptBuffers):
         self.db = np.zeros_like(self.b)
         self.x = None
         self.reads_fields = False   # whether the last forward read φ's rows in x (see _reads_fields)
+        self.takes_winograd = False   # whether the last forward (and its backward's dX) took Winograd's tiles
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
@@ -395,9 +403,13 @@ class Conv2D(_KeptBuffers):
         k = check_kernel_size(self.k, h, w)
         self.x = x
         self.y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
-        self.reads_fields = self._reads_fields(x)
+        self.reads_fields = self.winograd is not True and self._reads_fields(x)
+        self.takes_winograd = not self.reads_fields and self._takes_winograd()
         if self.reads_fields:
             self._forward_fields(x)
+            return self.y
+        if self.takes_winograd:
+            self._winograd(x, winograd.transform_filters(self.W, self._filters()), self.b, self.relu, self.y)
             return self.y
         W = self.W.reshape(self.c_out, -1)
         for s, e in _blocks(self, n):
@@ -417,6 +429,26 @@ class Conv2D(_KeptBuffers):
         padded_dy = self.c_out * (h + k - 1) * (w + k - 1) * x.itemsize
         return (OWN_GEMM and x.dtype == np.float32 and c * k * k >= self.c_out
                 and self.samples_per_block in (None, 1) and max(x[0].nbytes, padded_dy) <= l2_cache_bytes())
+
+    def _takes_winograd(self) -> bool:
+        """Whether this layer's forward and dX take Winograd's F(2×2, k×k) (:mod:`vcnn.winograd`), when
+        they do not read φ's rows in place: k in ``winograd.KERNELS`` and, unless ``winograd``
+        forces it, both widths at least ``WINOGRAD_WIDTH`` (there its α² smaller GEMMs outweigh the
+        transforms). See the class's docstring, "Winograd's tiles"."""
+        if self.k not in winograd.KERNELS or self.winograd is False:
+            return False
+        return self.winograd or min(self.c_in, self.c_out) >= WINOGRAD_WIDTH
+
+    def _filters(self):
+        """The buffer of the transformed filters, (α², C_out, C_in)."""
+        return self._buffer("U", ((self.k + winograd.M - 1) ** 2, self.c_out, self.c_in))
+
+    def _winograd(self, x, u, bias, relu, y):
+        """y = the valid correlation of x with the transformed filters u (+ bias, ReLU'd if ``relu``)."""
+        _, c, h, w = x.shape
+        alpha2, tiles = u.shape[0], winograd.tiles(h, w, self.k)
+        winograd.correlate(x, u, bias, relu, y, self._buffer("V", (alpha2, c, tiles)),
+                           self._buffer("products", (alpha2, u.shape[1], tiles)))
 
     def _forward_fields(self, x):
         """y = W · φ(x) + b (ReLU'd if fused), φ's rows read in x, the samples in Numba's threads
@@ -467,14 +499,28 @@ class Conv2D(_KeptBuffers):
         if self.reads_fields:
             self._backward_fields(x, dy, dx)
             return dx
+        if self.takes_winograd and need_dx:
+            u = winograd.transform_filters(self.W, self._filters(), turned=True).transpose(0, 2, 1)
+            padded = self._buffer("dYp", (1, self.c_out) + tuple(n + 2 * (self.k - 1) for n in dy.shape[2:]))
         for s, e in _blocks(self, x.shape[0]):
             dY = self._dY(dy, s, e)
             cols = _phi_block(self, x, s, e, self.k)
             dW.add(dY, cols)
-            if need_dx:
+            if need_dx and self.takes_winograd:      # dX: the full correlation of dY with W turned (as in Notes)
+                for n in range(s, e):
+                    self._pad(dY[:, (n - s) * dy[0, 0].size:(n - s + 1) * dy[0, 0].size], padded)
+                    self._winograd(padded, u, np.zeros(x.shape[1], x.dtype), False, dx[n:n + 1])
+            elif need_dx:
                 _dx_block(W.T, dY, cols, dx, s, e, self.k)               # dX = φᵀ(Wᵀ · dY)
         dW.finish()
         return dx
+
+    def _pad(self, dY, padded):
+        """padded[0] = one sample's dY rows, (C_out, Ho·Wo), with k - 1 zeros on every side."""
+        rim = self.k - 1
+        ho, wo = padded.shape[2] - 2 * rim, padded.shape[3] - 2 * rim
+        padded[...] = 0
+        padded[0, :, rim:rim + ho, rim:rim + wo] = dY.reshape(-1, ho, wo)
 
     def _backward_fields(self, x, dy, dx):
         """dW, db and (given dx) dX, φ's rows read in x and in the zero-padded dy, the samples in Numba's

@@ -1,0 +1,129 @@
+"""Winograd's minimal filtering: a valid r×r correlation with fewer multiplications.
+
+One output row of a 1-D correlation, m values from α = m + r - 1 inputs,
+y_i = Σ_j d_{i+j} g_j, takes m·r multiplications directly. Winograd's
+algorithm F(m, r) takes α::
+
+    y = Aᵀ · [(G · g) ⊙ (Bᵀ · d)]
+
+and nested in 2-D, F(m×m, r×r), α² for an m×m block of outputs instead of
+m²·r². With m = 2 that is 16 against 36 for a 3×3 kernel (2.25× fewer) and
+25 against 64 for a 4×4 one (2.56×). Across channels the ⊙ becomes α²
+GEMMs, one per point (ξ, ν) of the tile (:mod:`kernels.winograd`):
+(C_out, C_in) · (C_in, tiles), the same GEMM as W · φ, smaller by those
+factors, between a transform of the input tiles and one of the outputs.
+
+**Where the matrices come from** (Toom-Cook). Take α - 1 points p and ∞.
+Evaluating a polynomial at them is a matrix: its coefficients (a_0, …)
+give Σ a_k p^k at each p, and its leading coefficient at ∞. Let V (α×α),
+E_r (α×r) and E_m (α×m) evaluate polynomials of α, r and m coefficients.
+The linear convolution s = g * h of g (r values) and h (m values) is the
+product polynomial, so V·s = (E_r·g) ⊙ (E_m·h) and s = V⁻¹ [(E_r·g) ⊙ (E_m·h)].
+Correlation is its transpose: for every d, h,
+Σ_k d_k s_k = Σ_i h_i Σ_j g_j d_{i+j} = hᵀ y, so
+
+    y = E_mᵀ · [(E_r · g) ⊙ (V⁻ᵀ · d)]:     Aᵀ = E_mᵀ,  G = E_r,  Bᵀ = V⁻ᵀ.
+
+:func:`exact_matrices` computes them in fractions, :func:`matrices` rounds
+them to floats. The points are 0, 1 (r = 2), -1 (r = 3), and ½ as well
+(r = 4): small numbers keep the float round-off of the transforms near
+that of the direct sum (the tests bound it).
+"""
+import functools
+from fractions import Fraction
+
+import numpy as np
+
+import kernels
+from kernels.winograd import M                            # outputs per tile side: F(2×2, r×r)
+
+POINTS = (Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2))
+KERNELS = (2, 3, 4)                                       # the r that POINTS serve (r finite points each)
+
+
+@functools.lru_cache(maxsize=8)
+def matrices(r: int, m: int = M, dtype=np.float64) -> tuple:
+    """(Bᵀ, G, Aᵀ) of F(m, r) as read-only arrays of ``dtype``: (α, α), (α, r), (m, α), α = m + r - 1,
+    rounded from :func:`exact_matrices`."""
+    out = []
+    for matrix in exact_matrices(r, m):
+        array = np.array([[float(v) for v in row] for row in matrix], dtype=dtype)
+        array.flags.writeable = False
+        out.append(array)
+    return tuple(out)
+
+
+def exact_matrices(r: int, m: int = M) -> tuple:
+    """(Bᵀ, G, Aᵀ) of F(m, r) as lists of rows of Fractions, from α - 1 of ``POINTS`` and ∞."""
+    alpha = m + r - 1
+    if alpha - 1 > len(POINTS):
+        raise ValueError(f"F({m}, {r}) needs {alpha - 1} points; {len(POINTS)} are defined")
+    points = POINTS[:alpha - 1]
+
+    def evaluate(size):                                   # (α, size): polynomials of ``size`` coefficients
+        rows = [[p ** k for k in range(size)] for p in points]
+        return rows + [[Fraction(0)] * (size - 1) + [Fraction(1)]]
+
+    return _transpose(_inverse(evaluate(alpha))), evaluate(r), _transpose(evaluate(m))
+
+
+def _transpose(rows):
+    return [list(column) for column in zip(*rows)]
+
+
+def _inverse(rows):
+    """The inverse of a square matrix of Fractions (Gauss-Jordan, exact)."""
+    n = len(rows)
+    work = [list(row) + [Fraction(int(i == j)) for j in range(n)] for i, row in enumerate(rows)]
+    for col in range(n):
+        pivot = next(i for i in range(col, n) if work[i][col] != 0)
+        work[col], work[pivot] = work[pivot], work[col]
+        scale = work[col][col]
+        work[col] = [v / scale for v in work[col]]
+        for i in range(n):
+            if i != col and work[i][col] != 0:
+                factor = work[i][col]
+                work[i] = [a - factor * b for a, b in zip(work[i], work[col])]
+    return [row[n:] for row in work]
+
+
+def tiles(height: int, width: int, r: int, m: int = M) -> int:
+    """How many tiles cover the (H - r + 1) × (W - r + 1) outputs of an (H, W) image: ceil(Ho/m)·ceil(Wo/m)."""
+    return -(-(height - r + 1) // m) * -(-(width - r + 1) // m)
+
+
+def transform_filters(w: np.ndarray, out: np.ndarray, turned: bool = False) -> np.ndarray:
+    """U[ξ·α + ν, o, c] = (G · w[o, c] · Gᵀ)[ξ, ν] for every (o, c), into ``out`` (α², O, C), returned;
+    w (O, C, r, r). One GEMM, (G ⊗ G) · w's kernels as columns (α², r²)·(r², O·C). ``turned``:
+    of w[o, c] turned by 180° (G's columns reversed)."""
+    _, g, _ = matrices(w.shape[2], dtype=w.dtype)
+    if turned:
+        g = g[:, ::-1]
+    r = w.shape[2]
+    np.matmul(np.kron(g, g), w.reshape(-1, r * r).T, out=out.reshape(out.shape[0], -1))
+    return out
+
+
+def correlate(x: np.ndarray, u: np.ndarray, bias: np.ndarray, relu: bool, y: np.ndarray,
+              v: np.ndarray, products: np.ndarray):
+    """y[n] = the valid r×r correlation of x[n] with the filters U (+ bias, ReLU'd if ``relu``), sample by sample.
+
+    x (N, C, H, W); u (α², C_out, C) from :func:`transform_filters` (any strides); y (N, C_out, Ho,
+    Wo); v (α², C, tiles) and products (α², C_out, tiles) scratch (:func:`tiles`). One dtype
+    throughout; shapes checked (the kernels write where these say).
+    """
+    n, c, h, w = x.shape
+    alpha = int(round(u.shape[0] ** 0.5))
+    r, c_out = alpha - M + 1, u.shape[1]
+    t = tiles(h, w, r)
+    wanted = {"u": (alpha * alpha, c_out, c), "y": (n, c_out, h - r + 1, w - r + 1), "v": (alpha * alpha, c, t),
+              "products": (alpha * alpha, c_out, t), "bias": (c_out,)}
+    for name, array in zip(wanted, (u, y, v, products, bias)):
+        if array.shape != wanted[name] or array.dtype != x.dtype:
+            raise ValueError(f"winograd.correlate: {name} must be {x.dtype} of shape {wanted[name]}, "
+                             f"got {array.dtype} {array.shape}")
+    bt, _, at = matrices(r, dtype=x.dtype)
+    for s in range(n):
+        kernels.winograd_tiles_in(x[s], bt, v)
+        np.matmul(u, v, out=products)
+        kernels.winograd_tiles_out(products, at, bias, relu, y[s])
