@@ -166,10 +166,15 @@ def naive_step(net, x, target):
 
 
 def check_same_update(specs, batch=2, seed=0) -> float:
-    """Largest relative difference between our weights and PyTorch's after two steps from the same start.
+    """Largest difference between our weights and PyTorch's after two steps from the same start,
+    relative to the largest value of the layer's parameters.
 
     Raises AssertionError above float32 round-off (1e-4), so the two engines
-    timed side by side are known to compute the same thing.
+    timed side by side are known to compute the same thing. Relative to the
+    layer, not to each array: a bias's gradient is a sum over every output
+    position whose terms mostly cancel, so after two steps from zero a bias
+    of ``paper`` is ~1e-7 while its terms' round-off is ~1e-9 (relative to
+    the bias alone, 6e-3 between two correct engines).
     """
     torch = torch_module()
     net = colorize_model.init_network(specs, seed, "u")
@@ -179,10 +184,12 @@ def check_same_update(specs, batch=2, seed=0) -> float:
     for _ in range(2):
         ours()
         theirs.step(torch.from_numpy(x), torch.from_numpy(target), *U_RANGE)
-    worst = 0.0
-    for (_, value, _), p in zip(net.parameters(), theirs.params):
-        p = p.detach().numpy()
-        worst = max(worst, float(np.max(np.abs(value - p)) / max(np.max(np.abs(p)), 1e-30)))
+    pairs = [(name.split(".")[0], value, p.detach().numpy()) for (name, value, _), p in zip(net.parameters(),
+                                                                                           theirs.params)]
+    scale = {}
+    for layer, _, p in pairs:
+        scale[layer] = max(scale.get(layer, 0.0), float(np.max(np.abs(p))))
+    worst = max(float(np.max(np.abs(value - p))) / max(scale[layer], 1e-30) for layer, value, p in pairs)
     assert worst < 1e-4, f"our step and PyTorch's differ: relative {worst:.2e}"
     return worst
 
