@@ -25,45 +25,45 @@ M = 2          # m: outputs per tile side (F(2×2, r×r))
 
 @njit(parallel=True, cache=True)
 def tiles_in(x, bt, v):
-    """v[ξ·α + ν, c, ty·tw + tx] = (Bᵀ · d · B)[ξ, ν], d = x[c, ty·m:ty·m+α, tx·m:tx·m+α] (zeros past the edge).
+    """v[ξ·α + ν, c, ty·tw + tx] = (Bᵀ · d · B)[ξ, ν], d = x[c, ty·m:ty·m+s, tx·m:tx·m+s] (zeros past the edge).
 
-    x (C, H, W); bt (α, α), x's dtype; v (α², C, th·tw) with th = ceil(Ho/m), tw = ceil(Wo/m),
-    Ho = H - r + 1 and r = α - m + 1. For each row of tiles, the α input rows are combined first,
-    along whole rows of x; the combined rows are then dealt into m phases (column m·q + p goes
-    to phase p, place q), so that the tiles' columns, m apart, are adjacent: both loops run over
-    adjacent values, which LLVM vectorises.
+    x (C, H, W); bt (α, s), x's dtype: s = α for the tiles of an image (which overlap by s - m),
+    s = m for tiles side by side (dY's, for dW); v (α², C, th·tw), th = ceil((H - s + m)/m) and
+    tw = ceil((W - s + m)/m) (with s = α = m + r - 1, ceil(Ho/m) of an r×r correlation). The s rows of a row of tiles are combined
+    first and dealt into m phases as they go (column m·q + p to phase p, place q), so that the
+    tiles' columns, m apart, are adjacent in a phase; the columns are then combined along whole
+    rows of phases, one output plane (ξ, ν) at a time: loops over adjacent values.
     """
     channels, height, width = x.shape
-    alpha = bt.shape[0]
-    r = alpha - M + 1
-    th, tw = (height - r + M) // M, (width - r + M) // M
-    places = tw + (alpha - 1) // M                 # the last tile reaches place tw - 1 + (α - 1) // m
+    alpha, span = bt.shape
+    th, tw = (height - span + 2 * M - 1) // M, (width - span + 2 * M - 1) // M
+    places = tw + (span - 1) // M                 # the last tile reaches place tw - 1 + (s - 1) // m
     for c in prange(channels):
-        rows = np.empty((alpha, width), x.dtype)            # (Bᵀ · d) for a row of tiles
-        phases = np.zeros((alpha, M, places), x.dtype)      # its columns by phase, zeros past the edge
+        phases = np.zeros((alpha, th, M, places), x.dtype)     # (Bᵀ · d)'s rows, by phase
         for ty in range(th):
-            rows[:] = 0
             for xi in range(alpha):
-                for a in range(alpha):
+                for a in range(span):
                     coef = bt[xi, a]
                     i = ty * M + a
                     if coef != 0 and i < height:
-                        for j in range(width):
-                            rows[xi, j] += coef * x[c, i, j]
-            for xi in range(alpha):
-                for p in range(M):
-                    for q in range((width - p + M - 1) // M):
-                        phases[xi, p, q] = rows[xi, q * M + p]
-            for xi in range(alpha):
-                for nu in range(alpha):
-                    out = v[xi * alpha + nu, c, ty * tw:(ty + 1) * tw]
-                    out[:] = 0
-                    for b in range(alpha):
+                        for q in range(width // M):
+                            for p in range(M):
+                                phases[xi, ty, p, q] += coef * x[c, i, q * M + p]
+                        for p in range(width % M):               # an odd last column
+                            phases[xi, ty, p, width // M] += coef * x[c, i, width - width % M + p]
+        for xi in range(alpha):
+            for nu in range(alpha):
+                plane = xi * alpha + nu
+                for ty in range(th):
+                    start = ty * tw
+                    for tx in range(tw):
+                        v[plane, c, start + tx] = 0
+                    for b in range(span):
                         coef = bt[nu, b]
                         if coef != 0:
-                            source = phases[xi, b % M, b // M:b // M + tw]
+                            p, q = b % M, b // M
                             for tx in range(tw):
-                                out[tx] += coef * source[tx]
+                                v[plane, c, start + tx] += coef * phases[xi, ty, p, q + tx]
 
 
 @njit(parallel=True, cache=True)
@@ -72,7 +72,8 @@ def tiles_out(mm, at, bias, relu, y):
 
     mm (α², O, th·tw), M(o, t)[ξ, ν] = mm[ξ·α + ν, o, t]; at (m, α); bias (O,); y (O, Ho, Wo),
     th = ceil(Ho/m), tw = ceil(Wo/m); one dtype. The tiles' rows are combined first (Aᵀ · M, along
-    whole rows of tiles), then their columns, one output phase j at a time.
+    whole rows of tiles), then their columns, one output phase j at a time. (Indices, not slices,
+    in the loops: a slice is a new array, counted in and out, at every turn.)
     """
     alpha = at.shape[1]
     c_out, height, width = y.shape
@@ -87,9 +88,9 @@ def tiles_out(mm, at, bias, relu, y):
                     coef = at[i, xi]
                     if coef != 0:
                         for nu in range(alpha):
-                            row = mm[xi * alpha + nu, o, ty * tw:(ty + 1) * tw]
+                            plane, start = xi * alpha + nu, ty * tw
                             for tx in range(tw):
-                                cols[i, nu, tx] += coef * row[tx]
+                                cols[i, nu, tx] += coef * mm[plane, o, start + tx]
             for i in range(min(M, height - ty * M)):
                 for j in range(M):
                     phase[:] = bias[o]
