@@ -43,7 +43,7 @@ class _KeptBuffers:
     """
 
     TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped", "db_terms",
-                 "U", "V", "products")
+                 "U", "V", "products", "dY", "dW_sums")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -499,28 +499,46 @@ class Conv2D(_KeptBuffers):
         if self.reads_fields:
             self._backward_fields(x, dy, dx)
             return dx
-        if self.takes_winograd and need_dx:
-            u = winograd.transform_filters(self.W, self._filters(), turned=True).transpose(0, 2, 1)
-            padded = self._buffer("dYp", (1, self.c_out) + tuple(n + 2 * (self.k - 1) for n in dy.shape[2:]))
+        if self.takes_winograd:
+            self._backward_winograd(x, dy, dx)
+            return dx
         for s, e in _blocks(self, x.shape[0]):
             dY = self._dY(dy, s, e)
             cols = _phi_block(self, x, s, e, self.k)
             dW.add(dY, cols)
-            if need_dx and self.takes_winograd:      # dX: the full correlation of dY with W turned (as in Notes)
-                for n in range(s, e):
-                    self._pad(dY[:, (n - s) * dy[0, 0].size:(n - s + 1) * dy[0, 0].size], padded)
-                    self._winograd(padded, u, np.zeros(x.shape[1], x.dtype), False, dx[n:n + 1])
-            elif need_dx:
+            if need_dx:
                 _dx_block(W.T, dY, cols, dx, s, e, self.k)               # dX = φᵀ(Wᵀ · dY)
         dW.finish()
         return dx
 
+    def _backward_winograd(self, x, dy, dx):
+        """dW by F(k×k, 2×2) over the samples (:func:`vcnn.winograd.weight_gradient`), db, and (given dx)
+        dX by F(2×2, k×k): the full correlation of dY, padded with k - 1 zeros, with W turned by 180°
+        and its channel axes swapped (as in the class's docstring), sample by sample."""
+        n, c, h, w = x.shape
+        alpha2, c_out, (ho, wo) = (self.k + winograd.M - 1) ** 2, self.c_out, dy.shape[2:]
+        dY = self._buffer("dY", dy.shape)
+        for s in range(n):
+            dY[s] = self._dY(dy, s, s + 1).reshape(c_out, ho, wo)        # masked by [y > 0] if fused; adds to db
+        tiles = winograd.tiles(h, w, self.k)
+        sums = self._buffer("dW_sums", (alpha2, c_out, c))
+        winograd.weight_gradient(x, dY, self.dW, self._buffer("V", (alpha2, c, tiles)),
+                                 self._buffer("products", (alpha2, c_out, tiles)), sums,
+                                 self._buffer("dWt_term", sums.shape))
+        if dx is None:
+            return
+        u = winograd.transform_filters(self.W, self._filters(), turned=True).transpose(0, 2, 1)
+        padded = self._buffer("dYp", (1, c_out, ho + 2 * (self.k - 1), wo + 2 * (self.k - 1)))
+        zeros = np.zeros(c, x.dtype)
+        for s in range(n):
+            self._pad(dY[s], padded)
+            self._winograd(padded, u, zeros, False, dx[s:s + 1])
+
     def _pad(self, dY, padded):
-        """padded[0] = one sample's dY rows, (C_out, Ho·Wo), with k - 1 zeros on every side."""
+        """padded[0] = one sample's dY, (C_out, Ho, Wo), with k - 1 zeros on every side."""
         rim = self.k - 1
-        ho, wo = padded.shape[2] - 2 * rim, padded.shape[3] - 2 * rim
         padded[...] = 0
-        padded[0, :, rim:rim + ho, rim:rim + wo] = dY.reshape(-1, ho, wo)
+        padded[0, :, rim:rim + dY.shape[1], rim:rim + dY.shape[2]] = dY
 
     def _backward_fields(self, x, dy, dx):
         """dW, db and (given dx) dX, φ's rows read in x and in the zero-padded dy, the samples in Numba's

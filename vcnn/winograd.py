@@ -118,12 +118,47 @@ def correlate(x: np.ndarray, u: np.ndarray, bias: np.ndarray, relu: bool, y: np.
     t = tiles(h, w, r)
     wanted = {"u": (alpha * alpha, c_out, c), "y": (n, c_out, h - r + 1, w - r + 1), "v": (alpha * alpha, c, t),
               "products": (alpha * alpha, c_out, t), "bias": (c_out,)}
-    for name, array in zip(wanted, (u, y, v, products, bias)):
-        if array.shape != wanted[name] or array.dtype != x.dtype:
-            raise ValueError(f"winograd.correlate: {name} must be {x.dtype} of shape {wanted[name]}, "
-                             f"got {array.dtype} {array.shape}")
+    _check("correlate", x.dtype, wanted, (u, y, v, products, bias))
     bt, _, at = matrices(r, dtype=x.dtype)
     for s in range(n):
         kernels.winograd_tiles_in(x[s], bt, v)
         np.matmul(u, v, out=products)
         kernels.winograd_tiles_out(products, at, bias, relu, y[s])
+
+
+def weight_gradient(x: np.ndarray, dy: np.ndarray, dw: np.ndarray, v: np.ndarray, d: np.ndarray,
+                    sums: np.ndarray, term: np.ndarray):
+    """dw[o, c] = Σ_n the valid correlation of x[n, c] with dy[n, o]: a conv layer's dW, by F(r×r, 2×2).
+
+    dW[o, c, i, j] = Σ_n Σ_(p,q) dy[n, o, p, q] · x[n, c, p + i, q + j] is itself a correlation with
+    r×r outputs. Cut dy into tiles of m×m (zeros past its edge): each tile's share is F(r×r, m×m),
+    its "filter" the dy tile and its data the α×α tile of x above it (α = r + m - 1, the tiles of
+    the forward's grid). The output transform Aᵀ · S · A is linear, so the sum over tiles and samples
+    runs first, on the transformed tiles: α² GEMMs (C_out, tiles)·(tiles, C_in) per sample, added,
+    and one output transform at the end.
+
+    x (N, C, H, W); dy (N, C_out, Ho, Wo); dw (C_out, C, r, r), written; v (α², C, tiles),
+    d (α², C_out, tiles), sums and term (α², C_out, C) scratch. One dtype throughout.
+    """
+    n, c, h, w = x.shape
+    c_out, r = dy.shape[1], dw.shape[2]
+    alpha, t = r + M - 1, tiles(h, w, r)
+    wanted = {"dy": (n, c_out, h - r + 1, w - r + 1), "dw": (c_out, c, r, r), "v": (alpha * alpha, c, t),
+              "d": (alpha * alpha, c_out, t), "sums": (alpha * alpha, c_out, c), "term": (alpha * alpha, c_out, c)}
+    _check("weight_gradient", x.dtype, wanted, (dy, dw, v, d, sums, term))
+    bt, g, at = matrices(M, m=r, dtype=x.dtype)            # F(r, m): r outputs, a "filter" of m values
+    for s in range(n):
+        kernels.winograd_tiles_in(x[s], bt, v)
+        kernels.winograd_tiles_in(dy[s], g, d)
+        np.matmul(d, v.transpose(0, 2, 1), out=sums if s == 0 else term)
+        if s:
+            sums += term
+    np.matmul(sums.reshape(alpha * alpha, -1).T, np.kron(at, at).T, out=dw.reshape(-1, r * r))
+
+
+def _check(caller: str, dtype, wanted: dict, arrays):
+    """ValueError unless each array has its wanted shape and ``dtype`` (the kernels write where the shapes say)."""
+    for name, array in zip(wanted, arrays):
+        if array.shape != wanted[name] or array.dtype != dtype:
+            raise ValueError(f"winograd.{caller}: {name} must be {dtype} of shape {wanted[name]}, "
+                             f"got {array.dtype} {array.shape}")
