@@ -143,50 +143,57 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
 
 
 def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -> dict:
-    """:func:`conv_passes` for a layer on Winograd's tiles (``Conv2D._takes_winograd``): forward and dX
-    as :func:`vcnn.winograd.correlate` runs them, sample by sample (the filters' transform, the input
-    tiles', the α² products, the output tiles'), dW as on the φ path, in the layer's buffers. As there,
-    the samples share buffers (but for one sample, run in order, the passes give the layer's results)."""
+    """:func:`conv_passes` for a layer on Winograd's tiles (``Conv2D._takes_winograd``): what
+    :func:`vcnn.winograd.correlate` and :func:`vcnn.winograd.weight_gradient` do, sample by sample (the
+    filters' transform, the tiles', the α² products, the output transform), in the layer's buffers.
+    As there, the samples share buffers (but for one sample, run in order, the passes give the
+    layer's results)."""
     n, c, h, w = x.shape
     k, c_out = layer.k, layer.c_out
-    alpha2 = (k + winograd.M - 1) ** 2
+    (ho, wo), alpha2 = dy.shape[2:], (k + winograd.M - 1) ** 2
     bt, _, at = winograd.matrices(k, dtype=x.dtype)
+    dw_bt, dw_g, dw_at = winograd.matrices(winograd.M, m=k, dtype=x.dtype)
     u = layer._filters()
     tiles = winograd.tiles(h, w, k)
     v, products = layer._buffer("V", (alpha2, c, tiles)), layer._buffer("products", (alpha2, c_out, tiles))
-    dY = {s: layer._dY(dy, s, s + 1) for s in range(n)}
+    dY = layer._buffer("dY", dy.shape)
+    sums, term = layer._buffer("dW_sums", (alpha2, c_out, c)), layer._buffer("dWt_term", (alpha2, c_out, c))
 
     def each(fn):
         return lambda: [fn(s) for s in range(n)]
 
-    def weight_gradient():                  # φ(X_s) of each sample, then its term
-        dW = _WeightGradient(layer, layer.dW.reshape(c_out, -1))
-        for s in range(n):
-            dW.add(dY[s], _phi_block(layer, x, s, s + 1, k))
-        dW.finish()
+    def dY_sample(s):
+        dY[s] = layer._dY(dy, s, s + 1).reshape(c_out, ho, wo)
+
+    def dw_products(s):
+        np.matmul(products, v.transpose(0, 2, 1), out=sums if s == 0 else term)
+        if s:
+            np.add(sums, term, out=sums)
 
     passes = {
         ("transform", "filters G·W·Gᵀ"): lambda: winograd.transform_filters(layer.W, u),
-        ("transform", "tiles of X: Bᵀ·d·B"): each(lambda s: kernels.winograd_tiles_in(x[s], bt, v)),
+        ("transform", "tiles of X"): each(lambda s: kernels.winograd_tiles_in(x[s], bt, v)),
         ("GEMM", "Y = U·V at the α² points"): each(lambda s: np.matmul(u, v, out=products)),
-        ("transform", "Y out of its tiles: Aᵀ·M·A + b (and ReLU)"): each(
+        ("transform", "Y out of its tiles (+ b, ReLU)"): each(
             lambda s: kernels.winograd_tiles_out(products, at, layer.b, layer.relu, layer.y[s])),
-        ("bias", "dY (ReLU mask), db"): each(lambda s: layer._dY(dy, s, s + 1)),
-        ("GEMM", "dW += dY·φ(X)ᵀ (with φ(X))"): weight_gradient,
+        ("bias", "dY (ReLU mask), db"): each(dY_sample),
+        ("transform", "tiles of X and of dY, for dW"): each(lambda s: (kernels.winograd_tiles_in(x[s], dw_bt, v),
+                                                                      kernels.winograd_tiles_in(dY[s], dw_g, products))),
+        ("GEMM", "dW: Σ dY tiles · X tilesᵀ at the α² points"): each(dw_products),
+        ("transform", "dW out of its tiles"): lambda: np.matmul(sums.reshape(alpha2, -1).T, np.kron(dw_at, dw_at).T,
+                                                                out=layer.dW.reshape(-1, k * k)),
     }
     if need_dx:
-        padded = layer._buffer("dYp", (1, c_out) + tuple(d + 2 * (k - 1) for d in dy.shape[2:]))
-        turned = u                          # the layer's one buffer for them, overwritten by the turned filters
+        padded = layer._buffer("dYp", (1, c_out, ho + 2 * (k - 1), wo + 2 * (k - 1)))
         dx = layer._buffer("dx", x.shape)
         dx_tiles = winograd.tiles(*padded.shape[2:], k)
         dv, dproducts = layer._buffer("V", (alpha2, c_out, dx_tiles)), layer._buffer("products", (alpha2, c, dx_tiles))
         zeros = np.zeros(c, x.dtype)
-        passes[("transform", "filters turned, for dX")] = lambda: winograd.transform_filters(layer.W, turned,
-                                                                                            turned=True)
+        passes[("transform", "filters turned, for dX")] = lambda: winograd.transform_filters(layer.W, u, turned=True)
         passes[("reshuffle", "dY padded")] = each(lambda s: layer._pad(dY[s], padded))
         passes[("transform", "tiles of dY padded")] = each(lambda s: kernels.winograd_tiles_in(padded[0], bt, dv))
         passes[("GEMM", "dX = U turned·V at the α² points")] = each(
-            lambda s: np.matmul(turned.transpose(0, 2, 1), dv, out=dproducts))
+            lambda s: np.matmul(u.transpose(0, 2, 1), dv, out=dproducts))
         passes[("transform", "dX out of its tiles")] = each(
             lambda s: kernels.winograd_tiles_out(dproducts, at, zeros, False, dx[s]))
     return passes

@@ -1,6 +1,7 @@
-"""Winograd's F(2×2, r×r) (vcnn.winograd, kernels.winograd) and Conv2D on it: the matrices exact, the
-correlation against the naive loops in float64 and float32, the layer's gradients against the naive
-loops and central differences, and the rule that chooses it."""
+"""Winograd's minimal filtering (vcnn.winograd, kernels.winograd) and Conv2D on it: the matrices exact,
+the correlation F(2×2, r×r) and the weight gradient F(r×r, 2×2) against the naive loops in float64 and
+float32, the layer's gradients against the naive loops and central differences, and the rule that
+chooses it."""
 import numpy as np
 import pytest
 
@@ -12,15 +13,15 @@ SHAPES = [  # (n, c_in, c_out, h, w, k): odd and even outputs on both sides, til
 ]
 
 
-@pytest.mark.parametrize("r", winograd.KERNELS)
-def test_the_matrices_give_the_correlation_exactly(r):
+@pytest.mark.parametrize("r,m", [(2, 2), (3, 2), (4, 2), (2, 3), (2, 4)])
+def test_the_matrices_give_the_correlation_exactly(r, m):
     """Aᵀ[(G·g) ⊙ (Bᵀ·d)] is y_i = Σ_j d_{i+j} g_j for every d and g: each of the m·α·r bilinear
     coefficients, in fractions; and the float64 matrices are those fractions rounded."""
-    bt, g, at = winograd.exact_matrices(r)
-    for rounded, fractions in zip(winograd.matrices(r), (bt, g, at)):
+    bt, g, at = winograd.exact_matrices(r, m)
+    for rounded, fractions in zip(winograd.matrices(r, m), (bt, g, at)):
         np.testing.assert_array_equal(rounded, np.array(fractions, dtype=float))
-    alpha = r + winograd.M - 1
-    for i in range(winograd.M):
+    alpha = r + m - 1
+    for i in range(m):
         for a in range(alpha):                       # the coefficient of d_a · g_j in y_i
             for j in range(r):
                 coefficient = sum(at[i][xi] * g[xi][j] * bt[xi][a] for xi in range(alpha))
@@ -45,6 +46,34 @@ def test_correlate_is_the_naive_convolution(n, c, o, h, w, k, dtype, tol):
     winograd.correlate(x, u, b, True, y, np.empty((alpha2, c, tiles), dtype), np.empty((alpha2, o, tiles), dtype))
     want = np.maximum(naive.conv2d_forward(x.astype(np.float64), W.astype(np.float64), b.astype(np.float64)), 0)
     assert np.abs(y - want).max() <= tol * np.abs(want).max()
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 3e-6)])
+@pytest.mark.parametrize("n,c,o,h,w,k", SHAPES)
+def test_weight_gradient_is_the_naive_one(n, c, o, h, w, k, dtype, tol):
+    rng = np.random.default_rng(n * c + o * h + w * k)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    dy = rng.standard_normal((n, o, h - k + 1, w - k + 1)).astype(dtype)
+    alpha2, tiles = (k + 1) ** 2, winograd.tiles(h, w, k)
+    dw = np.full((o, c, k, k), np.nan, dtype)
+    winograd.weight_gradient(x, dy, dw, np.empty((alpha2, c, tiles), dtype), np.empty((alpha2, o, tiles), dtype),
+                             np.empty((alpha2, o, c), dtype), np.empty((alpha2, o, c), dtype))
+    want = naive.conv2d_backward(x.astype(np.float64), np.zeros((o, c, k, k)), dy.astype(np.float64))[1]
+    assert np.abs(dw - want).max() <= tol * np.abs(want).max()
+
+
+def test_weight_gradient_refuses_buffers_that_do_not_fit():
+    x, dy = np.ones((2, 2, 6, 6)), np.ones((2, 3, 4, 4))
+    v, d, sums = np.empty((16, 2, 4)), np.empty((16, 3, 4)), np.empty((16, 3, 2))
+    dw = np.empty((3, 2, 3, 3))
+    winograd.weight_gradient(x, dy, dw, v, d, sums, sums.copy())
+    np.testing.assert_allclose(dw, 32)
+    for args in [(x, dy, dw, np.empty((16, 2, 3)), d, sums, sums.copy()),        # too few tiles
+                 (x, dy[:, :, 1:], dw, v, d, sums, sums.copy()),                  # dy not the outputs
+                 (x, dy, dw, v, d, sums, np.empty((16, 2, 3))),                    # the term of another shape
+                 (x, dy.astype(np.float32), dw, v, d, sums, sums.copy())]:       # one dtype
+        with pytest.raises(ValueError, match="winograd.weight_gradient"):
+            winograd.weight_gradient(*args)
 
 
 def test_turned_filters_are_those_of_the_turned_kernel():
