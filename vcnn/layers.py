@@ -130,9 +130,9 @@ def _columns(shape: tuple, s: int, e: int, strip: tuple) -> slice:
     return slice(oh0 * wo, oh0 * wo + (e - s) * (oh1 - oh0) * wo)
 
 
-#: The narrowest layer (fewer of C_in and C_out) whose forward and dX take Winograd's tiles by default
+#: The narrowest layer (fewer of C_in and C_out) whose products (forward, dW, dX) take Winograd's tiles by default
 #: (:meth:`Conv2D._takes_winograd`).
-WINOGRAD_WIDTH = 256
+WINOGRAD_WIDTH = 128
 
 #: Whether float32 products within the L2 cache go through the engine's own GEMM (``kernels.sgemm``): on a
 #: CPU with 512-bit vectors, and not under NUMBA_DISABLE_JIT (the tile is machine code with no plain-Python
@@ -403,8 +403,8 @@ class Conv2D(_KeptBuffers):
         k = check_kernel_size(self.k, h, w)
         self.x = x
         self.y = self._buffer("y", (n, self.c_out, h - k + 1, w - k + 1))
-        self.reads_fields = self.winograd is not True and self._reads_fields(x)
-        self.takes_winograd = not self.reads_fields and self._takes_winograd()
+        self.takes_winograd = self._takes_winograd()
+        self.reads_fields = not self.takes_winograd and self._reads_fields(x)
         if self.reads_fields:
             self._forward_fields(x)
             return self.y
@@ -431,10 +431,10 @@ class Conv2D(_KeptBuffers):
                 and self.samples_per_block in (None, 1) and max(x[0].nbytes, padded_dy) <= l2_cache_bytes())
 
     def _takes_winograd(self) -> bool:
-        """Whether this layer's forward and dX take Winograd's F(2×2, k×k) (:mod:`vcnn.winograd`), when
-        they do not read φ's rows in place: k in ``winograd.KERNELS`` and, unless ``winograd``
-        forces it, both widths at least ``WINOGRAD_WIDTH`` (there its α² smaller GEMMs outweigh the
-        transforms). See the class's docstring, "Winograd's tiles"."""
+        """Whether this layer's products take Winograd's tiles (:mod:`vcnn.winograd`): k in
+        ``winograd.KERNELS`` and, unless ``winograd`` forces it, both widths at least
+        ``WINOGRAD_WIDTH`` (there its smaller GEMMs outweigh the transforms, on φ's path and on the
+        one that reads φ's rows in place alike). See the class's docstring, "Winograd's tiles"."""
         if self.k not in winograd.KERNELS or self.winograd is False:
             return False
         return self.winograd or min(self.c_in, self.c_out) >= WINOGRAD_WIDTH

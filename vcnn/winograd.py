@@ -29,13 +29,16 @@ them to floats. The points are 0, 1 (r = 2), -1 (r = 3), and ½ as well
 (r = 4): small numbers keep the float round-off of the transforms near
 that of the direct sum (the tests bound it).
 """
+import contextlib
 import functools
 from fractions import Fraction
 
+import numba
 import numpy as np
 
 import kernels
 from kernels.winograd import M                            # outputs per tile side: F(2×2, r×r)
+from vcnn._threads import blas_threads
 
 POINTS = (Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2))
 KERNELS = (2, 3, 4)                                       # the r that POINTS serve (r finite points each)
@@ -120,10 +123,11 @@ def correlate(x: np.ndarray, u: np.ndarray, bias: np.ndarray, relu: bool, y: np.
               "products": (alpha * alpha, c_out, t), "bias": (c_out,)}
     _check("correlate", x.dtype, wanted, (u, y, v, products, bias))
     bt, _, at = matrices(r, dtype=x.dtype)
-    for s in range(n):
-        kernels.winograd_tiles_in(x[s], bt, v)
-        np.matmul(u, v, out=products)
-        kernels.winograd_tiles_out(products, at, bias, relu, y[s])
+    with _transform_threads():
+        for s in range(n):
+            kernels.winograd_tiles_in(x[s], bt, v)
+            np.matmul(u, v, out=products)
+            kernels.winograd_tiles_out(products, at, bias, relu, y[s])
 
 
 def weight_gradient(x: np.ndarray, dy: np.ndarray, dw: np.ndarray, v: np.ndarray, d: np.ndarray,
@@ -147,13 +151,33 @@ def weight_gradient(x: np.ndarray, dy: np.ndarray, dw: np.ndarray, v: np.ndarray
               "d": (alpha * alpha, c_out, t), "sums": (alpha * alpha, c_out, c), "term": (alpha * alpha, c_out, c)}
     _check("weight_gradient", x.dtype, wanted, (dy, dw, v, d, sums, term))
     bt, g, at = matrices(M, m=r, dtype=x.dtype)            # F(r, m): r outputs, a "filter" of m values
-    for s in range(n):
-        kernels.winograd_tiles_in(x[s], bt, v)
-        kernels.winograd_tiles_in(dy[s], g, d)
-        np.matmul(d, v.transpose(0, 2, 1), out=sums if s == 0 else term)
-        if s:
-            sums += term
+    with _transform_threads():
+        for s in range(n):
+            kernels.winograd_tiles_in(x[s], bt, v)
+            kernels.winograd_tiles_in(dy[s], g, d)
+            np.matmul(d, v.transpose(0, 2, 1), out=sums if s == 0 else term)
+            if s:
+                sums += term
     np.matmul(sums.reshape(alpha * alpha, -1).T, np.kron(at, at).T, out=dw.reshape(-1, r * r))
+
+
+@contextlib.contextmanager
+def _transform_threads():
+    """Inside, the transforms run in Numba's threads only if BLAS runs its products on one thread.
+
+    The transforms and the products take turns, sample by sample. OpenBLAS's threads spin a while
+    after each product before they sleep, and Numba's threads, started for the next transform,
+    then share the cores with them: the paper's 4×4 layer at batch 8 on 2 cores took 1.70 s a
+    forward and backward with the transforms on 2 Numba threads, 1.46 s with them on one (and
+    2.17 s with everything on one thread; ``benchmarks/RESULTS.md``, the eighth session).
+    """
+    saved = numba.get_num_threads()
+    if blas_threads() > 1:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(saved)
 
 
 def _check(caller: str, dtype, wanted: dict, arrays):

@@ -157,8 +157,8 @@ def test_a_network_steps_the_same_on_winograds_tiles_and_on_phi():
 
 
 @pytest.mark.parametrize("k,c_in,c_out,forced,takes", [
-    (3, 512, 512, None, True), (4, 256, 512, None, True), (2, 256, 256, None, True),
-    (3, 255, 512, None, False), (3, 512, 32, None, False),          # one side narrower than WINOGRAD_WIDTH
+    (3, 512, 512, None, True), (4, 128, 512, None, True), (2, 128, 128, None, True),
+    (3, 127, 512, None, False), (3, 512, 32, None, False),          # one side narrower than WINOGRAD_WIDTH
     (1, 512, 512, None, False), (5, 512, 512, None, False), (11, 1, 512, None, False),    # no matrices for k
     (3, 512, 512, False, False), (3, 8, 8, True, True), (5, 8, 8, True, False),
 ])
@@ -166,4 +166,4 @@ def test_the_rule_takes_winograd_where_it_is_faster(k, c_in, c_out, forced, take
     layer = Conv2D(c_in, c_out, k, rng=0)
     layer.winograd = forced
     assert layer._takes_winograd() == takes
-    assert vcnn.layers.WINOGRAD_WIDTH == 256
+    assert vcnn.layers.WINOGRAD_WIDTH == 128
