@@ -2,7 +2,11 @@
 
 Four ways to compute the same thing (y, then dx, dW, db):
 
-- ``vcnn``: :class:`vcnn.Conv2D`, φ + GEMMs block by block of samples (what we ship);
+- ``vcnn``: :class:`vcnn.Conv2D`, φ + GEMMs block by block of samples (what we
+  ship), Winograd's tiles switched off (``Conv2D.winograd = False``): this
+  benchmark measures VCNN's formulation, which the layer takes below 128
+  channels; at the paper's width the shipped layer multiplies less, on
+  Winograd's tiles, and ``bench_train.py`` times the whole step as shipped;
 - ``numba naive``: the direct six-loop convolution of :mod:`vcnn.naive`, compiled;
 - ``pure Python``: the same loops run as Python (tiny shapes only, so always
   extrapolated by FLOPs);
@@ -81,8 +85,15 @@ def _data(case, dtype=np.float32):
     return x, dy
 
 
-def vcnn_step(case):
+def vcnn_layer(case) -> Conv2D:
+    """The layer timed as ``vcnn``: φ + GEMMs (or φ's rows read in place), never Winograd's tiles."""
     layer = Conv2D(case.c_in, case.c_out, case.k, rng=0)
+    layer.winograd = False
+    return layer
+
+
+def vcnn_step(case):
+    layer = vcnn_layer(case)
     x, dy = _data(case)
     return lambda: (layer.forward(x), layer.backward(dy))
 
@@ -175,7 +186,7 @@ def breakdown(case, runs=5, clock="wall") -> dict:
     see the same machine load; the report's "sum of the passes" row says how
     much of the layer's time they account for.
     """
-    layer = Conv2D(case.c_in, case.c_out, case.k, rng=0)
+    layer = vcnn_layer(case)
     x, dy = _data(case)
     passes = {f"{cat}  {what}": fn for (cat, what), fn in conv_passes(layer, x, dy).items()}
     passes["whole layer"] = lambda: (layer.forward(x), layer.backward(dy))   # interleaved with its passes
@@ -184,7 +195,7 @@ def breakdown(case, runs=5, clock="wall") -> dict:
 
 def peak_memory(case) -> dict:
     """Peak bytes allocated (tracemalloc, which sees numpy's buffers) by a first and a second step."""
-    layer = Conv2D(case.c_in, case.c_out, case.k, rng=0)
+    layer = vcnn_layer(case)
     x, dy = _data(case)
     gc.collect()
     tracemalloc.start()

@@ -9,7 +9,9 @@ turns every kernel back into the plain Python loop it is written as, except
 those four, whose register tile is written in LLVM's IR (``kernels/gemm.py``):
 without the JIT, :mod:`vcnn` multiplies with numpy instead, on φ. All run on one thread but
 :func:`conv_forward` and :func:`conv_backward` (``kernels/fields.py``), which
-run a layer's samples in Numba's threads, one parallel region per call.
+run a layer's samples in Numba's threads, one parallel region per call, and
+the transforms of Winograd's tiles (``kernels/winograd.py``), which run the
+channels in them.
 """
 from kernels.box import box_mean, guided_coefficients, guided_output
 from kernels.color import yuv_to_rgb_in_gamut

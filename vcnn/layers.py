@@ -372,7 +372,26 @@ class Conv2D(_KeptBuffers):
     ``docs/HOW-VCNN-WORKS.md`` §7). With fewer than 8 input channels dX
     still goes through Wᵀ · dY and φᵀ (the product above would have fewer
     rows than the tile). The φ path above stays for the rest: float64,
-    ``samples_per_block`` > 1, the paper's width, ``NUMBA_DISABLE_JIT``.
+    ``samples_per_block`` > 1, wide layers whose sample does not fit the L2
+    cache (unless on the tiles below), ``NUMBA_DISABLE_JIT``.
+
+    **Winograd's tiles (the wide layers).** With k in 2..4 and both widths at
+    least ``WINOGRAD_WIDTH`` (128), ahead of both paths above (or forced by
+    ``winograd = True``; ``False`` keeps the layer off them), every product
+    takes Winograd's minimal filtering (:mod:`vcnn.winograd`)::
+
+        Y_n  = F(2×2, k×k) of X_n and W        (k+1)² GEMMs (C_out, C_in)·(C_in, tiles)
+        dX_n = F(2×2, k×k) of pad(dY_n) and W̃  the full correlation, as above
+        dW   = F(k×k, 2×2) of X_n and dY_n, summed over the samples before its output transform
+
+    (k+1)² multiplications per 2×2 block of outputs and channel pair, not
+    4k²: 2.25× fewer for 3×3, 2.56× for 4×4. At 128 channels the layer's
+    step took 0.82-0.84× the in-place path's time, at 256 0.64-0.68× the φ
+    path's, and the paper's step at batch 8 went from 6.2 to 3.8 s on one
+    thread (``benchmarks/RESULTS.md``, the eighth session); at 64 channels
+    the tiles are slower (1.37-1.48×). Samples one at a time, whatever
+    ``samples_per_block``; any dtype; the transforms in Numba's threads when
+    BLAS runs on one. ``takes_winograd`` says whether the last forward took them.
 
     The layer keeps x (a reference: backward reads it again, so do not
     change it in between) and its buffers from batch to batch, so a step

@@ -2,6 +2,7 @@
 
 No timing assertions: the machine is shared and times move. torch is not needed.
 """
+import numpy as np
 import pytest
 
 import vcnn.layers
@@ -72,3 +73,14 @@ def test_targets_and_torch_column_from_given_figures():
     assert "vcnn / PyTorch = **1.20**" in lines[1] and "**10.0 %**" in lines[2]
     assert conv_report.table(rows).splitlines()[2].endswith("| 1 | 524 | 1.20 |")
     assert "1.20× PyTorch's time" in conv_report.verdict(rows, times, peak=100.0)
+
+
+def test_the_vcnn_column_is_vcnns_formulation_never_winograds_tiles():
+    """At the paper's width the shipped layer takes Winograd's tiles; bench_conv times φ + GEMMs."""
+    case = bench_conv.Case("layer 3, 128 ch", 1, 128, 128, 3, 6)
+    layer = bench_conv.vcnn_layer(case)
+    layer.forward(np.ones((1, 128, 6, 6), np.float32))
+    assert not layer.takes_winograd and layer._takes_winograd() is False
+    shipped = vcnn.Conv2D(128, 128, 3, rng=0)
+    shipped.forward(np.ones((1, 128, 6, 6), np.float32))
+    assert shipped.takes_winograd

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTERS = {"HOW-VCNN-WORKS.md": 17, "HOW-COLORIZE-WORKS.md": 6}    # chapter: fewest runnable blocks
+CHAPTERS = {"HOW-VCNN-WORKS.md": 19, "HOW-COLORIZE-WORKS.md": 6}    # chapter: fewest runnable blocks
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 RUN = ("python", "pycon")
 SKIP = ("", "text", "console")         # not executed: diagrams and shell sessions
