@@ -152,18 +152,15 @@ def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool
     k, c_out = layer.k, layer.c_out
     (ho, wo), alpha2 = dy.shape[2:], (k + winograd.M - 1) ** 2
     bt, _, at = winograd.matrices(k, dtype=x.dtype)
-    dw_bt, dw_g, dw_at = winograd.matrices(winograd.M, m=k, dtype=x.dtype)
+    dw_bt, dw_g, _ = winograd.matrices(winograd.M, m=k, dtype=x.dtype)
     u = layer._filters()
     tiles = winograd.tiles(h, w, k)
     v, products = layer._buffer("V", (alpha2, c, tiles)), layer._buffer("products", (alpha2, c_out, tiles))
-    dY = layer._buffer("dY", dy.shape)
+    dY = {s: layer._dY(dy, s, s + 1).reshape(c_out, ho, wo) for s in range(n)}    # one buffer: the last's
     sums, term = layer._buffer("dW_sums", (alpha2, c_out, c)), layer._buffer("dWt_term", (alpha2, c_out, c))
 
     def each(fn):
         return lambda: [fn(s) for s in range(n)]
-
-    def dY_sample(s):
-        dY[s] = layer._dY(dy, s, s + 1).reshape(c_out, ho, wo)
 
     def dw_products(s):
         np.matmul(products, v.transpose(0, 2, 1), out=sums if s == 0 else term)
@@ -176,12 +173,11 @@ def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool
         ("GEMM", "Y = U·V at the α² points"): each(lambda s: np.matmul(u, v, out=products)),
         ("transform", "Y out of its tiles (+ b, ReLU)"): each(
             lambda s: kernels.winograd_tiles_out(products, at, layer.b, layer.relu, layer.y[s])),
-        ("bias", "dY (ReLU mask), db"): each(dY_sample),
+        ("bias", "dY (ReLU mask), db"): each(lambda s: layer._dY(dy, s, s + 1)),
         ("transform", "tiles of X and of dY, for dW"): each(lambda s: (kernels.winograd_tiles_in(x[s], dw_bt, v),
                                                                       kernels.winograd_tiles_in(dY[s], dw_g, products))),
         ("GEMM", "dW: Σ dY tiles · X tilesᵀ at the α² points"): each(dw_products),
-        ("transform", "dW out of its tiles"): lambda: np.matmul(sums.reshape(alpha2, -1).T, np.kron(dw_at, dw_at).T,
-                                                                out=layer.dW.reshape(-1, k * k)),
+        ("transform", "dW out of its tiles"): lambda: winograd.weights_out(sums, layer.dW),
     }
     if need_dx:
         padded = layer._buffer("dYp", (1, c_out, ho + 2 * (k - 1), wo + 2 * (k - 1)))

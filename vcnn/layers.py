@@ -17,9 +17,9 @@ import numba
 import numpy as np
 
 import kernels
+from vcnn import winograd
 from vcnn._checks import as_nchw, check_kernel_size
 from vcnn._threads import blas_threads, has_512_bit_vectors, l2_cache_bytes
-from vcnn import winograd
 from vcnn.phi import phi, phi_adjoint
 
 
@@ -43,7 +43,7 @@ class _KeptBuffers:
     """
 
     TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped", "db_terms",
-                 "U", "V", "products", "dY", "dW_sums")
+                 "U", "V", "products", "dW_sums")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -414,7 +414,7 @@ class Conv2D(_KeptBuffers):
         self.db = np.zeros_like(self.b)
         self.x = None
         self.reads_fields = False   # whether the last forward read φ's rows in x (see _reads_fields)
-        self.takes_winograd = False   # whether the last forward (and its backward's dX) took Winograd's tiles
+        self.takes_winograd = False   # whether the last forward (and so its backward) took Winograd's tiles
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_nchw(x, channels=self.c_in, dtype=self.W.dtype)
@@ -531,27 +531,27 @@ class Conv2D(_KeptBuffers):
         return dx
 
     def _backward_winograd(self, x, dy, dx):
-        """dW by F(k×k, 2×2) over the samples (:func:`vcnn.winograd.weight_gradient`), db, and (given dx)
-        dX by F(2×2, k×k): the full correlation of dY, padded with k - 1 zeros, with W turned by 180°
-        and its channel axes swapped (as in the class's docstring), sample by sample."""
+        """dW by F(k×k, 2×2), summed over the samples (:func:`vcnn.winograd.weight_gradient`), db, and
+        (given dx) dX by F(2×2, k×k): the full correlation of dY, padded with k - 1 zeros, with W turned
+        by 180° and its channel axes swapped (as in the class's docstring); sample by sample, each
+        sample's dY (masked by [y > 0] if a ReLU is fused) made once for both."""
         n, c, h, w = x.shape
         alpha2, c_out, (ho, wo) = (self.k + winograd.M - 1) ** 2, self.c_out, dy.shape[2:]
-        dY = self._buffer("dY", dy.shape)
-        for s in range(n):
-            dY[s] = self._dY(dy, s, s + 1).reshape(c_out, ho, wo)        # masked by [y > 0] if fused; adds to db
         tiles = winograd.tiles(h, w, self.k)
         sums = self._buffer("dW_sums", (alpha2, c_out, c))
-        winograd.weight_gradient(x, dY, self.dW, self._buffer("V", (alpha2, c, tiles)),
-                                 self._buffer("products", (alpha2, c_out, tiles)), sums,
-                                 self._buffer("dWt_term", sums.shape))
-        if dx is None:
-            return
-        u = winograd.transform_filters(self.W, self._filters(), turned=True).transpose(0, 2, 1)
-        padded = self._buffer("dYp", (1, c_out, ho + 2 * (self.k - 1), wo + 2 * (self.k - 1)))
-        zeros = np.zeros(c, x.dtype)
+        if dx is not None:
+            u = winograd.transform_filters(self.W, self._filters(), turned=True).transpose(0, 2, 1)
+            padded = self._buffer("dYp", (1, c_out, ho + 2 * (self.k - 1), wo + 2 * (self.k - 1)))
+            zeros = np.zeros(c, x.dtype)
         for s in range(n):
-            self._pad(dY[s], padded)
-            self._winograd(padded, u, zeros, False, dx[s:s + 1])
+            dY = self._dY(dy, s, s + 1).reshape(c_out, ho, wo)            # adds to db
+            winograd.add_weight_terms(x[s], dY, self._buffer("V", (alpha2, c, tiles)),
+                                      self._buffer("products", (alpha2, c_out, tiles)), sums,
+                                      self._buffer("dWt_term", sums.shape), first=s == 0)
+            if dx is not None:
+                self._pad(dY, padded)
+                self._winograd(padded, u, zeros, False, dx[s:s + 1])
+        winograd.weights_out(sums, self.dW)
 
     def _pad(self, dY, padded):
         """padded[0] = one sample's dY, (C_out, Ho, Wo), with k - 1 zeros on every side."""

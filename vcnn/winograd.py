@@ -12,6 +12,9 @@ m²·r². With m = 2 that is 16 against 36 for a 3×3 kernel (2.25× fewer) and
 GEMMs, one per point (ξ, ν) of the tile (:mod:`kernels.winograd`):
 (C_out, C_in) · (C_in, tiles), the same GEMM as W · φ, smaller by those
 factors, between a transform of the input tiles and one of the outputs.
+dX is such a correlation too (of the zero-padded dY with the turned kernel).
+dW is one with r×r outputs, of x with dY: F(r×r, m×m) with dY's m×m tiles
+in the kernel's place (:func:`weight_gradient`).
 
 **Where the matrices come from** (Toom-Cook). Take α - 1 points p and ∞.
 Evaluating a polynomial at them is a matrix: its coefficients (a_0, …)
@@ -41,10 +44,10 @@ from kernels.winograd import M                            # outputs per tile sid
 from vcnn._threads import blas_threads
 
 POINTS = (Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2))
-KERNELS = (2, 3, 4)                                       # the r that POINTS serve (r finite points each)
+KERNELS = (2, 3, 4)                     # the kernel sizes POINTS serve: F(2, k) and F(k, 2) take k finite points
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=32)
 def matrices(r: int, m: int = M, dtype=np.float64) -> tuple:
     """(Bᵀ, G, Aᵀ) of F(m, r) as read-only arrays of ``dtype``: (α, α), (α, r), (m, α), α = m + r - 1,
     rounded from :func:`exact_matrices`."""
@@ -138,27 +141,48 @@ def weight_gradient(x: np.ndarray, dy: np.ndarray, dw: np.ndarray, v: np.ndarray
     r×r outputs. Cut dy into tiles of m×m (zeros past its edge): each tile's share is F(r×r, m×m),
     its "filter" the dy tile and its data the α×α tile of x above it (α = r + m - 1, the tiles of
     the forward's grid). The output transform Aᵀ · S · A is linear, so the sum over tiles and samples
-    runs first, on the transformed tiles: α² GEMMs (C_out, tiles)·(tiles, C_in) per sample, added,
-    and one output transform at the end.
+    runs first, on the transformed tiles (:func:`add_weight_terms`, sample by sample), and one
+    output transform ends it (:func:`weights_out`).
 
     x (N, C, H, W); dy (N, C_out, Ho, Wo); dw (C_out, C, r, r), written; v (α², C, tiles),
     d (α², C_out, tiles), sums and term (α², C_out, C) scratch. One dtype throughout.
     """
-    n, c, h, w = x.shape
-    c_out, r = dy.shape[1], dw.shape[2]
-    alpha, t = r + M - 1, tiles(h, w, r)
-    wanted = {"dy": (n, c_out, h - r + 1, w - r + 1), "dw": (c_out, c, r, r), "v": (alpha * alpha, c, t),
-              "d": (alpha * alpha, c_out, t), "sums": (alpha * alpha, c_out, c), "term": (alpha * alpha, c_out, c)}
-    _check("weight_gradient", x.dtype, wanted, (dy, dw, v, d, sums, term))
-    bt, g, at = matrices(M, m=r, dtype=x.dtype)            # F(r, m): r outputs, a "filter" of m values
+    for s in range(x.shape[0]):
+        add_weight_terms(x[s], dy[s], v, d, sums, term, first=s == 0)
+    weights_out(sums, dw)
+
+
+def add_weight_terms(x: np.ndarray, dy: np.ndarray, v: np.ndarray, d: np.ndarray, sums: np.ndarray,
+                     term: np.ndarray, first: bool):
+    """One sample's share of :func:`weight_gradient`: its α² GEMMs (C_out, tiles)·(tiles, C_in) of dy's
+    transformed tiles by x's, written into ``sums`` if ``first``, else into ``term`` and added.
+
+    x (C, H, W); dy (C_out, Ho, Wo); v (α², C, tiles), d (α², C_out, tiles), sums and term
+    (α², C_out, C), α² from their first axis. One dtype throughout (all checked).
+    """
+    c, h, w = x.shape
+    alpha = int(round(v.shape[0] ** 0.5))
+    r, c_out = alpha - M + 1, dy.shape[0]
+    t = tiles(h, w, r)
+    wanted = {"dy": (c_out, h - r + 1, w - r + 1), "v": (alpha * alpha, c, t), "d": (alpha * alpha, c_out, t),
+              "sums": (alpha * alpha, c_out, c), "term": (alpha * alpha, c_out, c)}
+    _check("add_weight_terms", x.dtype, wanted, (dy, v, d, sums, term))
+    bt, g, _ = matrices(M, m=r, dtype=x.dtype)              # F(r, m): r outputs, a "filter" of m values
     with _transform_threads():
-        for s in range(n):
-            kernels.winograd_tiles_in(x[s], bt, v)
-            kernels.winograd_tiles_in(dy[s], g, d)
-            np.matmul(d, v.transpose(0, 2, 1), out=sums if s == 0 else term)
-            if s:
-                sums += term
-    np.matmul(sums.reshape(alpha * alpha, -1).T, np.kron(at, at).T, out=dw.reshape(-1, r * r))
+        kernels.winograd_tiles_in(x, bt, v)
+        kernels.winograd_tiles_in(dy, g, d)
+    np.matmul(d, v.transpose(0, 2, 1), out=sums if first else term)
+    if not first:
+        sums += term
+
+
+def weights_out(sums: np.ndarray, dw: np.ndarray):
+    """dw[o, c] = Aᵀ · S(o, c) · A, S(o, c)[ξ, ν] = sums[ξ·α + ν, o, c]: dW out of its tiles, one GEMM
+    (C_out·C, α²)·(α², r²) into dw (C_out, C, r, r)."""
+    r = dw.shape[2]
+    _check("weights_out", dw.dtype, {"sums": ((r + M - 1) ** 2,) + dw.shape[:2]}, (sums,))
+    _, _, at = matrices(M, m=r, dtype=dw.dtype)
+    np.matmul(sums.reshape(sums.shape[0], -1).T, np.kron(at, at).T, out=dw.reshape(-1, r * r))
 
 
 @contextlib.contextmanager
