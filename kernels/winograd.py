@@ -1,21 +1,22 @@
-"""The three transforms of Winograd's minimal filtering F(m×m, r×r), over a whole image.
+"""The transforms of Winograd's tiles, F(m×m, r×r), over a whole image.
 
 A valid r×r correlation computes each m×m block of outputs from an α×α
 tile of the input, α = m + r - 1, tiles overlapping by r - 1. With the
 matrices Bᵀ (α×α), G (α×r) and Aᵀ (m×α) of :mod:`vcnn.winograd`::
 
-    V[ξ, ν](c, tile) = (Bᵀ · d · B)[ξ, ν]       d: the α×α tile of channel c
-    U[ξ, ν](o, c)    = (G · g · Gᵀ)[ξ, ν]       g: W[o, c], r×r
-    M[ξ, ν]          = U[ξ, ν] · V[ξ, ν]       α² GEMMs (C_out, C_in)·(C_in, tiles)
-    y(o, block)      = Aᵀ · M(o, tile) · A       + b, and the ReLU if fused
+    V[ξ, ν](c, tile) = (Bᵀ · d · B)[ξ, ν]       d: the α×α tile of channel c     (tiles_in)
+    U[ξ, ν](o, c)    = (G · g · Gᵀ)[ξ, ν]       g: W[o, c], r×r                  (one GEMM, vcnn.winograd)
+    P[ξ, ν]          = U[ξ, ν] · V[ξ, ν]       α² GEMMs (C_out, C_in)·(C_in, tiles) (numpy)
+    y(o, block)      = Aᵀ · P(o, tile) · A       + b, and the ReLU if fused        (tiles_out)
 
-The GEMMs are numpy's; the transforms are here, each a pass over its
-array. Tiles are numbered t = ty·tw + tx over the ceil(Ho/m) × ceil(Wo/m)
-blocks of output; past the input's edge a tile reads zeros, and the
-outputs past Ho or Wo are not written. The passes run their channels in
-Numba's threads (each channel's values are written by one thread only).
-m is a constant here, ``M``: the loops step through the tiles' columns
-without a division.
+Tiles are numbered t = ty·tw + tx over the ceil(Ho/m) × ceil(Wo/m) blocks
+of output; past the input's edge a tile reads zeros, and the outputs past
+Ho or Wo are not written. Both passes run their channels in Numba's
+threads (each channel's values are written by one thread only). m is a
+constant here, ``M``, so the loops step through the tiles' columns without
+a division; and they index the arrays rather than slice them (in Numba a
+slice is a new array, counted in and out at every turn: the input tiles'
+pass took 2.4× as long with slices in its loops).
 """
 import numpy as np
 from numba import njit, prange
@@ -27,11 +28,11 @@ M = 2          # m: outputs per tile side (F(2×2, r×r))
 def tiles_in(x, bt, v):
     """v[ξ·α + ν, c, ty·tw + tx] = (Bᵀ · d · B)[ξ, ν], d = x[c, ty·m:ty·m+s, tx·m:tx·m+s] (zeros past the edge).
 
-    x (C, H, W); bt (α, s), x's dtype: s = α for the tiles of an image (which overlap by s - m),
-    s = m for tiles side by side (dY's, for dW); v (α², C, th·tw), th = ceil((H - s + m)/m) and
-    tw = ceil((W - s + m)/m) (with s = α = m + r - 1, ceil(Ho/m) of an r×r correlation). The s rows of a row of tiles are combined
-    first and dealt into m phases as they go (column m·q + p to phase p, place q), so that the
-    tiles' columns, m apart, are adjacent in a phase; the columns are then combined along whole
+    x (C, H, W); bt (α, s), x's dtype. s = α: the overlapping tiles of an image; s = m: tiles side
+    by side (dY's, for dW). v (α², C, th·tw), th = ceil((H - s + m)/m), tw = ceil((W - s + m)/m):
+    for s = α, ceil(Ho/m) and ceil(Wo/m) of an r×r correlation. The s rows of a row of tiles are
+    combined first and dealt into m phases as they go (column m·q + p to phase p, place q), so that
+    the tiles' columns, m apart, are adjacent in a phase; then the columns are combined along whole
     rows of phases, one output plane (ξ, ν) at a time: loops over adjacent values.
     """
     channels, height, width = x.shape
@@ -67,19 +68,18 @@ def tiles_in(x, bt, v):
 
 
 @njit(parallel=True, cache=True)
-def tiles_out(mm, at, bias, relu, y):
-    """y[o, ty·m + i, tx·m + j] = (Aᵀ · M(o, t) · A)[i, j] + bias[o] (max with 0 if ``relu``), inside y only.
+def tiles_out(products, at, bias, relu, y):
+    """y[o, ty·m + i, tx·m + j] = (Aᵀ · P(o, t) · A)[i, j] + bias[o] (max with 0 if ``relu``), inside y only.
 
-    mm (α², O, th·tw), M(o, t)[ξ, ν] = mm[ξ·α + ν, o, t]; at (m, α); bias (O,); y (O, Ho, Wo),
-    th = ceil(Ho/m), tw = ceil(Wo/m); one dtype. The tiles' rows are combined first (Aᵀ · M, along
-    whole rows of tiles), then their columns, one output phase j at a time. (Indices, not slices,
-    in the loops: a slice is a new array, counted in and out, at every turn.)
+    products (α², O, th·tw), P(o, t)[ξ, ν] = products[ξ·α + ν, o, t]; at (m, α); bias (O,);
+    y (O, Ho, Wo), th = ceil(Ho/m), tw = ceil(Wo/m); one dtype. The tiles' rows are combined first
+    (Aᵀ · P, along whole rows of tiles), then their columns, one output phase j at a time.
     """
     alpha = at.shape[1]
     c_out, height, width = y.shape
     th, tw = (height + M - 1) // M, (width + M - 1) // M
     for o in prange(c_out):
-        cols = np.empty((M, alpha, tw), y.dtype)       # (Aᵀ · M) for a row of tiles
+        cols = np.empty((M, alpha, tw), y.dtype)       # (Aᵀ · P) for a row of tiles
         phase = np.empty(tw, y.dtype)
         for ty in range(th):
             cols[:] = 0
@@ -90,7 +90,7 @@ def tiles_out(mm, at, bias, relu, y):
                         for nu in range(alpha):
                             plane, start = xi * alpha + nu, ty * tw
                             for tx in range(tw):
-                                cols[i, nu, tx] += coef * mm[plane, o, start + tx]
+                                cols[i, nu, tx] += coef * products[plane, o, start + tx]
             for i in range(min(M, height - ty * M)):
                 for j in range(M):
                     phase[:] = bias[o]
