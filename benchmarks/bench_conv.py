@@ -3,7 +3,7 @@
 Four ways to compute the same thing (y, then dx, dW, db):
 
 - ``vcnn``: :class:`vcnn.Conv2D`, φ + GEMMs block by block of samples (what we
-  ship), Winograd's tiles switched off (``Conv2D.winograd = False``): this
+  ship), Winograd's tiles switched off (``Conv2D.use_winograd = False``): this
   benchmark measures VCNN's formulation, which the layer takes below 128
   channels; at the paper's width the shipped layer multiplies less, on
   Winograd's tiles, and ``bench_train.py`` times the whole step as shipped;
@@ -88,7 +88,7 @@ def _data(case, dtype=np.float32):
 def vcnn_layer(case) -> Conv2D:
     """The layer timed as ``vcnn``: φ + GEMMs (or φ's rows read in place), never Winograd's tiles."""
     layer = Conv2D(case.c_in, case.c_out, case.k, rng=0)
-    layer.winograd = False
+    layer.use_winograd = False
     return layer
 
 

@@ -144,10 +144,10 @@ def _field_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -
 
 def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool) -> dict:
     """:func:`conv_passes` for a layer on Winograd's tiles (``Conv2D._takes_winograd``): what
-    :func:`vcnn.winograd.correlate` and :func:`vcnn.winograd.weight_gradient` do, sample by sample (the
-    filters' transform, the tiles', the α² products, the output transform), in the layer's buffers.
-    As there, the samples share buffers (but for one sample, run in order, the passes give the
-    layer's results)."""
+    :func:`vcnn.winograd.correlate` and ``Conv2D._backward_winograd`` do, sample by sample (the filters'
+    transform, the tiles', the α² products, the output transform), written out call by call so
+    that each pass is timed alone, in the layer's buffers. As there, the samples share buffers (but
+    for one sample, run in order, the passes give the layer's results: ``tests/benchmarks``)."""
     n, c, h, w = x.shape
     k, c_out = layer.k, layer.c_out
     (ho, wo), alpha2 = dy.shape[2:], (k + winograd.M - 1) ** 2
@@ -155,9 +155,9 @@ def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool
     dw_bt, dw_g, _ = winograd.matrices(winograd.M, m=k, dtype=x.dtype)
     u = layer._filters()
     tiles = winograd.tiles(h, w, k)
-    v, products = layer._buffer("V", (alpha2, c, tiles)), layer._buffer("products", (alpha2, c_out, tiles))
+    v, products = layer._buffer("tiles", (alpha2, c, tiles)), layer._buffer("products", (alpha2, c_out, tiles))
     dY = {s: layer._dY(dy, s, s + 1).reshape(c_out, ho, wo) for s in range(n)}    # one buffer: the last's
-    sums, term = layer._buffer("dW_sums", (alpha2, c_out, c)), layer._buffer("dWt_term", (alpha2, c_out, c))
+    sums, term = layer._buffer("dW_sums", (alpha2, c_out, c)), layer._buffer("dW_term", (alpha2, c_out, c))
 
     def each(fn):
         return lambda: [fn(s) for s in range(n)]
@@ -181,9 +181,11 @@ def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool
     }
     if need_dx:
         padded = layer._buffer("dYp", (1, c_out, ho + 2 * (k - 1), wo + 2 * (k - 1)))
+        padded[...] = 0                                   # the rim, as the layer's backward sets it
         dx = layer._buffer("dx", x.shape)
         dx_tiles = winograd.tiles(*padded.shape[2:], k)
-        dv, dproducts = layer._buffer("V", (alpha2, c_out, dx_tiles)), layer._buffer("products", (alpha2, c, dx_tiles))
+        dv = layer._buffer("tiles", (alpha2, c_out, dx_tiles))
+        dproducts = layer._buffer("products", (alpha2, c, dx_tiles))
         zeros = np.zeros(c, x.dtype)
         passes[("transform", "filters turned, for dX")] = lambda: winograd.transform_filters(layer.W, u, turned=True)
         passes[("reshuffle", "dY padded")] = each(lambda s: layer._pad(dY[s], padded))

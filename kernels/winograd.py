@@ -25,18 +25,18 @@ M = 2          # m: outputs per tile side (F(2×2, r×r))
 
 
 @njit(parallel=True, cache=True)
-def tiles_in(x, bt, v):
+def tiles_in(x, matrix, v):
     """v[ξ·α + ν, c, ty·tw + tx] = (Bᵀ · d · B)[ξ, ν], d = x[c, ty·m:ty·m+s, tx·m:tx·m+s] (zeros past the edge).
 
-    x (C, H, W); bt (α, s), x's dtype. s = α: the overlapping tiles of an image; s = m: tiles side
-    by side (dY's, for dW). v (α², C, th·tw), th = ceil((H - s + m)/m), tw = ceil((W - s + m)/m):
+    x (C, H, W); ``matrix`` (α, s), x's dtype: Bᵀ (s = α) for the overlapping tiles of an image, or
+    G (s = m) for dY's tiles side by side (for dW; Bᵀ and G then play the same part). v (α², C, th·tw), th = ceil((H - s + m)/m), tw = ceil((W - s + m)/m):
     for s = α, ceil(Ho/m) and ceil(Wo/m) of an r×r correlation. The s rows of a row of tiles are
     combined first and dealt into m phases as they go (column m·q + p to phase p, place q), so that
     the tiles' columns, m apart, are adjacent in a phase; then the columns are combined along whole
     rows of phases, one output plane (ξ, ν) at a time: loops over adjacent values.
     """
     channels, height, width = x.shape
-    alpha, span = bt.shape
+    alpha, span = matrix.shape
     th, tw = (height - span + 2 * M - 1) // M, (width - span + 2 * M - 1) // M
     places = tw + (span - 1) // M                 # the last tile reaches place tw - 1 + (s - 1) // m
     for c in prange(channels):
@@ -44,7 +44,7 @@ def tiles_in(x, bt, v):
         for ty in range(th):
             for xi in range(alpha):
                 for a in range(span):
-                    coef = bt[xi, a]
+                    coef = matrix[xi, a]
                     i = ty * M + a
                     if coef != 0 and i < height:
                         for q in range(width // M):
@@ -60,7 +60,7 @@ def tiles_in(x, bt, v):
                     for tx in range(tw):
                         v[plane, c, start + tx] = 0
                     for b in range(span):
-                        coef = bt[nu, b]
+                        coef = matrix[nu, b]
                         if coef != 0:
                             p, q = b % M, b // M
                             for tx in range(tw):

@@ -43,7 +43,7 @@ class _KeptBuffers:
     """
 
     TRANSIENT = ("cols", "rows", "dWt", "dWt_term", "bT", "P", "sum", "wide", "dYt", "dYp", "W_swapped", "db_terms",
-                 "U", "V", "products", "dW_sums")
+                 "U", "tiles", "products", "dW_sums", "dW_term")
 
     def _buffer(self, name, shape, dtype=None):
         """A C-contiguous array of ``shape``, carved from the memory kept under ``name`` (grown on demand)."""
@@ -373,12 +373,14 @@ class Conv2D(_KeptBuffers):
     still goes through Wᵀ · dY and φᵀ (the product above would have fewer
     rows than the tile). The φ path above stays for the rest: float64,
     ``samples_per_block`` > 1, wide layers whose sample does not fit the L2
-    cache (unless on the tiles below), ``NUMBA_DISABLE_JIT``.
+    cache, ``NUMBA_DISABLE_JIT``; but a layer on the tiles below takes them
+    in any of these cases.
 
     **Winograd's tiles (the wide layers).** With k in 2..4 and both widths at
     least ``WINOGRAD_WIDTH`` (128), ahead of both paths above (or forced by
-    ``winograd = True``; ``False`` keeps the layer off them), every product
-    takes Winograd's minimal filtering (:mod:`vcnn.winograd`)::
+    ``use_winograd = True``, for k in 2..4 only: there are no matrices for
+    other k; ``False`` keeps the layer off them), every product takes
+    Winograd's minimal filtering (:mod:`vcnn.winograd`)::
 
         Y_n  = F(2×2, k×k) of X_n and W        (k+1)² GEMMs (C_out, C_in)·(C_in, tiles)
         dX_n = F(2×2, k×k) of pad(dY_n) and W̃  the full correlation, as above
@@ -401,7 +403,7 @@ class Conv2D(_KeptBuffers):
     """
 
     samples_per_block = None       # None: 1 with OWN_GEMM or one BLAS thread, else the whole batch (see Notes)
-    winograd = None                # None: Winograd's tiles where _takes_winograd says; True or False: forced
+    use_winograd = None            # None: Winograd's tiles where _takes_winograd says; True or False: forced
     strip_bytes = None             # the largest φ of one strip; None: half the L2 cache less W (see Notes)
 
     def __init__(self, c_in: int, c_out: int, k: int, rng=None, dtype=np.float32, relu: bool = False):
@@ -451,12 +453,12 @@ class Conv2D(_KeptBuffers):
 
     def _takes_winograd(self) -> bool:
         """Whether this layer's products take Winograd's tiles (:mod:`vcnn.winograd`): k in
-        ``winograd.KERNELS`` and, unless ``winograd`` forces it, both widths at least
+        ``winograd.KERNELS`` and, unless ``use_winograd`` forces it, both widths at least
         ``WINOGRAD_WIDTH`` (there its smaller GEMMs outweigh the transforms, on φ's path and on the
         one that reads φ's rows in place alike). See the class's docstring, "Winograd's tiles"."""
-        if self.k not in winograd.KERNELS or self.winograd is False:
+        if self.k not in winograd.KERNELS or self.use_winograd is False:
             return False
-        return self.winograd or min(self.c_in, self.c_out) >= WINOGRAD_WIDTH
+        return self.use_winograd or min(self.c_in, self.c_out) >= WINOGRAD_WIDTH
 
     def _filters(self):
         """The buffer of the transformed filters, (α², C_out, C_in)."""
@@ -466,7 +468,7 @@ class Conv2D(_KeptBuffers):
         """y = the valid correlation of x with the transformed filters u (+ bias, ReLU'd if ``relu``)."""
         _, c, h, w = x.shape
         alpha2, tiles = u.shape[0], winograd.tiles(h, w, self.k)
-        winograd.correlate(x, u, bias, relu, y, self._buffer("V", (alpha2, c, tiles)),
+        winograd.correlate(x, u, bias, relu, y, self._buffer("tiles", (alpha2, c, tiles)),
                            self._buffer("products", (alpha2, u.shape[1], tiles)))
 
     def _forward_fields(self, x):
@@ -531,10 +533,12 @@ class Conv2D(_KeptBuffers):
         return dx
 
     def _backward_winograd(self, x, dy, dx):
-        """dW by F(k×k, 2×2), summed over the samples (:func:`vcnn.winograd.weight_gradient`), db, and
+        """dW by F(k×k, 2×2), its tiles' products summed over the samples (the steps of
+        :func:`vcnn.winograd.weight_gradient`: ``add_weight_terms`` per sample, ``weights_out``), db, and
         (given dx) dX by F(2×2, k×k): the full correlation of dY, padded with k - 1 zeros, with W turned
         by 180° and its channel axes swapped (as in the class's docstring); sample by sample, each
-        sample's dY (masked by [y > 0] if a ReLU is fused) made once for both."""
+        sample's dY (masked by [y > 0] if a ReLU is fused) made once for both. dY's tiles go into the
+        buffer of the products (free until dX's), x's and dX's into that of the tiles."""
         n, c, h, w = x.shape
         alpha2, c_out, (ho, wo) = (self.k + winograd.M - 1) ** 2, self.c_out, dy.shape[2:]
         tiles = winograd.tiles(h, w, self.k)
@@ -542,21 +546,21 @@ class Conv2D(_KeptBuffers):
         if dx is not None:
             u = winograd.transform_filters(self.W, self._filters(), turned=True).transpose(0, 2, 1)
             padded = self._buffer("dYp", (1, c_out, ho + 2 * (self.k - 1), wo + 2 * (self.k - 1)))
+            padded[...] = 0                                   # its rim; each sample overwrites the rest
             zeros = np.zeros(c, x.dtype)
         for s in range(n):
             dY = self._dY(dy, s, s + 1).reshape(c_out, ho, wo)            # adds to db
-            winograd.add_weight_terms(x[s], dY, self._buffer("V", (alpha2, c, tiles)),
+            winograd.add_weight_terms(x[s], dY, self._buffer("tiles", (alpha2, c, tiles)),
                                       self._buffer("products", (alpha2, c_out, tiles)), sums,
-                                      self._buffer("dWt_term", sums.shape), first=s == 0)
+                                      self._buffer("dW_term", sums.shape), first=s == 0)
             if dx is not None:
                 self._pad(dY, padded)
                 self._winograd(padded, u, zeros, False, dx[s:s + 1])
         winograd.weights_out(sums, self.dW)
 
     def _pad(self, dY, padded):
-        """padded[0] = one sample's dY, (C_out, Ho, Wo), with k - 1 zeros on every side."""
+        """padded[0] = one sample's dY, (C_out, Ho, Wo), inside its rim of k - 1 (zeros, set by the caller)."""
         rim = self.k - 1
-        padded[...] = 0
         padded[0, :, rim:rim + dY.shape[1], rim:rim + dY.shape[2]] = dY
 
     def _backward_fields(self, x, dy, dx):

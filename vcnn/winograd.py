@@ -102,10 +102,11 @@ def transform_filters(w: np.ndarray, out: np.ndarray, turned: bool = False) -> n
     """U[ξ·α + ν, o, c] = (G · w[o, c] · Gᵀ)[ξ, ν] for every (o, c), into ``out`` (α², O, C), returned;
     w (O, C, r, r). One GEMM, (G ⊗ G) · w's kernels as columns (α², r²)·(r², O·C). ``turned``:
     of w[o, c] turned by 180° (G's columns reversed)."""
-    _, g, _ = matrices(w.shape[2], dtype=w.dtype)
+    c_out, c, r, _ = w.shape
+    _check("transform_filters", w.dtype, {"out": ((r + M - 1) ** 2, c_out, c)}, (out,), writes=(out,))
+    _, g, _ = matrices(r, dtype=w.dtype)
     if turned:
         g = g[:, ::-1]
-    r = w.shape[2]
     np.matmul(np.kron(g, g), w.reshape(-1, r * r).T, out=out.reshape(out.shape[0], -1))
     return out
 
@@ -119,8 +120,8 @@ def correlate(x: np.ndarray, u: np.ndarray, bias: np.ndarray, relu: bool, y: np.
     throughout; shapes checked (the kernels write where these say).
     """
     n, c, h, w = x.shape
-    alpha = int(round(u.shape[0] ** 0.5))
-    r, c_out = alpha - M + 1, u.shape[1]
+    alpha, r = _tile_size(u.shape[0], "correlate")
+    c_out = u.shape[1]
     t = tiles(h, w, r)
     wanted = {"u": (alpha * alpha, c_out, c), "y": (n, c_out, h - r + 1, w - r + 1), "v": (alpha * alpha, c, t),
               "products": (alpha * alpha, c_out, t), "bias": (c_out,)}
@@ -147,6 +148,8 @@ def weight_gradient(x: np.ndarray, dy: np.ndarray, dw: np.ndarray, v: np.ndarray
     x (N, C, H, W); dy (N, C_out, Ho, Wo); dw (C_out, C, r, r), written; v (α², C, tiles),
     d (α², C_out, tiles), sums and term (α², C_out, C) scratch. One dtype throughout.
     """
+    if dy.shape[0] != x.shape[0]:
+        raise ValueError(f"winograd.weight_gradient: dy must have x's {x.shape[0]} samples, got {dy.shape[0]}")
     for s in range(x.shape[0]):
         add_weight_terms(x[s], dy[s], v, d, sums, term, first=s == 0)
     weights_out(sums, dw)
@@ -161,13 +164,13 @@ def add_weight_terms(x: np.ndarray, dy: np.ndarray, v: np.ndarray, d: np.ndarray
     (α², C_out, C), α² from their first axis. One dtype throughout (all checked).
     """
     c, h, w = x.shape
-    alpha = int(round(v.shape[0] ** 0.5))
-    r, c_out = alpha - M + 1, dy.shape[0]
-    t = tiles(h, w, r)
-    wanted = {"dy": (c_out, h - r + 1, w - r + 1), "v": (alpha * alpha, c, t), "d": (alpha * alpha, c_out, t),
+    alpha, k = _tile_size(v.shape[0], "add_weight_terms")
+    c_out = dy.shape[0]
+    t = tiles(h, w, k)
+    wanted = {"dy": (c_out, h - k + 1, w - k + 1), "v": (alpha * alpha, c, t), "d": (alpha * alpha, c_out, t),
               "sums": (alpha * alpha, c_out, c), "term": (alpha * alpha, c_out, c)}
     _check("add_weight_terms", x.dtype, wanted, (dy, v, d, sums, term))
-    bt, g, _ = matrices(M, m=r, dtype=x.dtype)              # F(r, m): r outputs, a "filter" of m values
+    bt, g, _ = matrices(M, m=k, dtype=x.dtype)     # F(k, m): dW's k outputs a side, dY's m-value tiles the filter
     with _transform_threads():
         kernels.winograd_tiles_in(x, bt, v)
         kernels.winograd_tiles_in(dy, g, d)
@@ -179,10 +182,11 @@ def add_weight_terms(x: np.ndarray, dy: np.ndarray, v: np.ndarray, d: np.ndarray
 def weights_out(sums: np.ndarray, dw: np.ndarray):
     """dw[o, c] = Aᵀ · S(o, c) · A, S(o, c)[ξ, ν] = sums[ξ·α + ν, o, c]: dW out of its tiles, one GEMM
     (C_out·C, α²)·(α², r²) into dw (C_out, C, r, r)."""
-    r = dw.shape[2]
-    _check("weights_out", dw.dtype, {"sums": ((r + M - 1) ** 2,) + dw.shape[:2]}, (sums,))
-    _, _, at = matrices(M, m=r, dtype=dw.dtype)
-    np.matmul(sums.reshape(sums.shape[0], -1).T, np.kron(at, at).T, out=dw.reshape(-1, r * r))
+    k = dw.shape[2]
+    _check("weights_out", dw.dtype, {"sums": ((k + M - 1) ** 2,) + dw.shape[:2], "dw": dw.shape[:2] + (k, k)},
+           (sums, dw), writes=(dw,))
+    _, _, at = matrices(M, m=k, dtype=dw.dtype)
+    np.matmul(sums.reshape(sums.shape[0], -1).T, np.kron(at, at).T, out=dw.reshape(-1, k * k))
 
 
 @contextlib.contextmanager
@@ -204,9 +208,21 @@ def _transform_threads():
         numba.set_num_threads(saved)
 
 
-def _check(caller: str, dtype, wanted: dict, arrays):
-    """ValueError unless each array has its wanted shape and ``dtype`` (the kernels write where the shapes say)."""
+def _tile_size(planes: int, caller: str) -> tuple:
+    """(α, r) of an array of α² tile planes: r = α - m + 1, the kernel it serves; ValueError unless in KERNELS."""
+    alpha = int(round(planes ** 0.5))
+    if alpha * alpha != planes or alpha - M + 1 not in KERNELS:
+        raise ValueError(f"winograd.{caller}: {planes} tile planes are not (k + {M - 1})² for a k in {KERNELS}")
+    return alpha, alpha - M + 1
+
+
+def _check(caller: str, dtype, wanted: dict, arrays, writes=()):
+    """ValueError unless each array has its wanted shape and ``dtype`` (the kernels write where the shapes
+    say), and each array in ``writes`` is C-contiguous (written through a reshape, which must be a view:
+    numpy would fill a copy of anything else and leave the array as it was)."""
     for name, array in zip(wanted, arrays):
         if array.shape != wanted[name] or array.dtype != dtype:
             raise ValueError(f"winograd.{caller}: {name} must be {dtype} of shape {wanted[name]}, "
                              f"got {array.dtype} {array.shape}")
+    if not all(array.flags.c_contiguous for array in writes):
+        raise ValueError(f"winograd.{caller}: the arrays it writes must be C-contiguous")

@@ -17,7 +17,7 @@ def test_one_samples_passes_in_order_are_its_forward_and_backward(path, c_in, mo
         pytest.skip("the tile is machine code: no plain-Python form")
     monkeypatch.setattr(vcnn.layers, "blas_threads", lambda: 1)
     monkeypatch.setattr(vcnn.layers, "OWN_GEMM", reads_fields)
-    monkeypatch.setattr(Conv2D, "winograd", path == "winograd")
+    monkeypatch.setattr(Conv2D, "use_winograd", path == "winograd")
     rng = np.random.default_rng(c_in)
     x = rng.standard_normal((1, c_in, 12, 11)).astype(np.float32)
     dy = rng.standard_normal((1, 8, 9, 8)).astype(np.float32)

@@ -5,7 +5,6 @@ chooses it."""
 import numpy as np
 import pytest
 
-import vcnn.layers
 from vcnn import Conv2D, Network, ReLU, check_layer, naive, winograd
 
 SHAPES = [  # (n, c_in, c_out, h, w, k): odd and even outputs on both sides, tiles past the edge
@@ -33,7 +32,9 @@ def test_matrices_refuse_a_kernel_without_enough_points():
         winograd.matrices(5)
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 2e-6)])
+# float32: the tiles' round-off, a few times the direct sum's, grows with the channels (about 5e-6 at 256,
+# a reviewer's random shapes up to 3.4e-6 for dW at 14 channels, k = 4).
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
 @pytest.mark.parametrize("n,c,o,h,w,k", SHAPES)
 def test_correlate_is_the_naive_convolution(n, c, o, h, w, k, dtype, tol):
     rng = np.random.default_rng(n + c + o + h + w + k)
@@ -48,7 +49,7 @@ def test_correlate_is_the_naive_convolution(n, c, o, h, w, k, dtype, tol):
     assert np.abs(y - want).max() <= tol * np.abs(want).max()
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 3e-6)])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
 @pytest.mark.parametrize("n,c,o,h,w,k", SHAPES)
 def test_weight_gradient_is_the_naive_one(n, c, o, h, w, k, dtype, tol):
     rng = np.random.default_rng(n * c + o * h + w * k)
@@ -72,9 +73,18 @@ def test_weight_gradient_refuses_buffers_that_do_not_fit():
                  (x, dy[:, :, 1:], dw, v, d, sums, sums.copy()),                  # dy not the outputs
                  (x, dy, dw, v, d, sums, np.empty((16, 2, 3))),                    # the term of another shape
                  (x, dy.astype(np.float32), dw, v, d, sums, sums.copy()),       # one dtype
-                 (x, dy, np.empty((3, 2, 2, 2)), v, d, sums, sums.copy())]:     # dW of another kernel
-        with pytest.raises(ValueError, match=r"winograd\.(add_weight_terms|weights_out): "):
+                 (x, dy, np.empty((3, 2, 2, 2)), v, d, sums, sums.copy()),      # dW of another kernel
+                 (x, dy[:1], dw, v, d, sums, sums.copy()),                        # fewer samples than x
+                 (x, dy, np.empty((3, 3, 3, 2)).transpose(0, 3, 1, 2), v, d, sums, sums.copy())]:  # not contiguous
+        with pytest.raises(ValueError, match=r"winograd\.(weight_gradient|add_weight_terms|weights_out): "):
             winograd.weight_gradient(*args)
+
+
+def test_transform_filters_refuses_an_output_it_could_not_write():
+    W = np.ones((4, 3, 3, 3))
+    for out in (np.empty((16, 3, 4)), np.empty((16, 3, 4)).transpose(0, 2, 1), np.empty((16, 4, 3), np.float32)):
+        with pytest.raises(ValueError, match="winograd.transform_filters"):   # another layout, a copy, a dtype
+            winograd.transform_filters(W, out)
 
 
 def test_turned_filters_are_those_of_the_turned_kernel():
@@ -94,7 +104,8 @@ def test_correlate_refuses_buffers_that_do_not_fit():
                  (x, u, np.zeros(3), False, np.empty((1, 3, 5, 4)), v, p),           # y not the outputs
                  (x, u[:, :, :1], np.zeros(3), False, y, v, p),                      # filters of another C_in
                  (x, u, np.zeros(2), False, y, v, p),                                # a bias per channel
-                 (x.astype(np.float32), u, np.zeros(3), False, y, v, p)]:            # one dtype
+                 (x.astype(np.float32), u, np.zeros(3), False, y, v, p),             # one dtype
+                 (x, u[:1], np.zeros(3), False, y, v, p)]:                           # 1 plane: no kernel
         with pytest.raises(ValueError, match="winograd.correlate"):
             winograd.correlate(*args)
 
@@ -110,12 +121,12 @@ def naive_layer(layer, x, dy):
     return y, dx, dW, db
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 3e-6)])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
 @pytest.mark.parametrize("n,c,o,h,w,k", SHAPES)
 def test_conv2d_on_winograds_tiles_is_the_naive_convolution(n, c, o, h, w, k, dtype, tol):
     rng = np.random.default_rng(h * w)
     layer = Conv2D(c, o, k, rng=1, dtype=dtype, relu=k != 3)
-    layer.winograd = True
+    layer.use_winograd = True
     layer.b[...] = rng.standard_normal(o) * 0.1
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     y = layer.forward(x).copy()
@@ -129,7 +140,7 @@ def test_conv2d_on_winograds_tiles_is_the_naive_convolution(n, c, o, h, w, k, dt
 @pytest.mark.parametrize("k", winograd.KERNELS)
 def test_conv2d_on_winograds_tiles_against_central_differences(k):
     layer = Conv2D(3, 4, k, rng=2, dtype=np.float64)
-    layer.winograd = True
+    layer.use_winograd = True
     errors = check_layer(layer, np.random.default_rng(k).standard_normal((2, 3, 7, 8)), tol=1e-7)
     assert layer.takes_winograd and set(errors) == {"x", "W", "b"}
 
@@ -145,7 +156,7 @@ def test_a_network_steps_the_same_on_winograds_tiles_and_on_phi():
                        ReLU(), Conv2D(5, 3, 2, rng=6, dtype=np.float64)])
         for layer in net.layers:
             if isinstance(layer, Conv2D):
-                layer.winograd = forced
+                layer.use_winograd = forced
         for _ in range(2):
             y = net.forward(x)
             net.backward(y - target)
@@ -160,11 +171,12 @@ def test_a_network_steps_the_same_on_winograds_tiles_and_on_phi():
 @pytest.mark.parametrize("k,c_in,c_out,forced,takes", [
     (3, 512, 512, None, True), (4, 128, 512, None, True), (2, 128, 128, None, True),
     (3, 127, 512, None, False), (3, 512, 32, None, False),          # one side narrower than WINOGRAD_WIDTH
-    (1, 512, 512, None, False), (5, 512, 512, None, False), (11, 1, 512, None, False),    # no matrices for k
+    (1, 512, 512, None, False), (5, 512, 512, None, False), (11, 512, 512, None, False),  # no matrices for k
     (3, 512, 512, False, False), (3, 8, 8, True, True), (5, 8, 8, True, False),
 ])
-def test_the_rule_takes_winograd_where_it_is_faster(k, c_in, c_out, forced, takes):
+def test_the_rule_takes_the_tiles_for_the_kernels_it_has_matrices_for_and_wide_layers(k, c_in, c_out, forced,
+                                                                                      takes):
+    """The widths against WINOGRAD_WIDTH (128, chosen by measurement: benchmarks/RESULTS.md)."""
     layer = Conv2D(c_in, c_out, k, rng=0)
-    layer.winograd = forced
+    layer.use_winograd = forced
     assert layer._takes_winograd() == takes
-    assert vcnn.layers.WINOGRAD_WIDTH == 128
