@@ -55,17 +55,25 @@ def test_train_writes_model_logs_and_checkpoints(photos, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []   # no temp files left
 
 
-def test_same_arguments_same_weights_and_resume_is_exact(photos, tmp_path):
+# 128 channels: the 4×4 and 3×3 layers take Winograd's tiles (vcnn.layers.WINOGRAD_WIDTH).
+WIDE = [*TINY[:3], "128,128,128,2", "--val-patches", "2", *TINY[4:]]
+
+
+@pytest.mark.parametrize("options", [TINY, WIDE], ids=["narrow", "on Winograd's tiles"])
+def test_same_arguments_same_weights_and_resume_is_exact(photos, tmp_path, options):
+    if options is WIDE:                     # its 4×4 and 3×3 layers are on the tiles
+        layers = init_network(architecture((128, 128, 128, 2)), 0, "u").steps
+        assert sum(isinstance(layer, vcnn.layers.Conv2D) and layer._takes_winograd() for layer in layers) == 2
     straight, twice, resumed = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
-    assert run("train", photos, "-o", straight, "--iterations", 6, *TINY).exit_code == 0
-    assert run("train", photos, "-o", twice, "--iterations", 6, *TINY).exit_code == 0
+    assert run("train", photos, "-o", straight, "--iterations", 6, *options).exit_code == 0
+    assert run("train", photos, "-o", twice, "--iterations", 6, *options).exit_code == 0
     assert_same_weights(straight, twice)
-    assert run("train", photos, "-o", resumed, "--iterations", 3, *TINY).exit_code == 0
-    refused = run("train", photos, "-o", resumed, "--iterations", 6, *TINY)
+    assert run("train", photos, "-o", resumed, "--iterations", 3, *options).exit_code == 0
+    refused = run("train", photos, "-o", resumed, "--iterations", 6, *options)
     assert refused.exit_code == 1 and "--resume" in refused.stderr
-    assert run("train", photos, "-o", resumed, "--iterations", 6, "--resume", *TINY).exit_code == 0
+    assert run("train", photos, "-o", resumed, "--iterations", 6, "--resume", *options).exit_code == 0
     assert_same_weights(straight, resumed)
-    other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *TINY[:-2], "--seed", "5")
+    other = run("train", photos, "-o", resumed, "--iterations", 8, "--resume", *options[:-2], "--seed", "5")
     assert other.exit_code == 1
     assert other.stderr == "error: --seed: checkpoint c.ckpt-u.npz was made with 0, given 5 (leave an option " \
                            "out to keep the checkpoint's value)\n"               # the only thing printed
