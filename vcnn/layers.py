@@ -389,7 +389,7 @@ class Conv2D(_KeptBuffers):
     (k+1)² multiplications per 2×2 block of outputs and channel pair, not
     4k²: 2.25× fewer for 3×3, 2.56× for 4×4. At 128 channels the layer's
     step took 0.82-0.84× the in-place path's time, at 256 0.64-0.68× the φ
-    path's, and the paper's step at batch 8 went from 6.2 to 3.8 s on one
+    path's, and the paper's step at batch 8 went from 6.2 to 3.7 s on one
     thread (``benchmarks/RESULTS.md``, the eighth session); at 64 channels
     the tiles are slower (1.37-1.48×). Samples one at a time, whatever
     ``samples_per_block``; any dtype; the transforms in Numba's threads when
