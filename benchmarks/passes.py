@@ -162,11 +162,6 @@ def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool
     def each(fn):
         return lambda: [fn(s) for s in range(n)]
 
-    def dw_products(s):
-        np.matmul(products, v.transpose(0, 2, 1), out=sums if s == 0 else term)
-        if s:
-            np.add(sums, term, out=sums)
-
     passes = {
         ("transform", "filters G·W·Gᵀ"): lambda: winograd.transform_filters(layer.W, u),
         ("transform", "tiles of X"): each(lambda s: kernels.winograd_tiles_in(x[s], bt, v)),
@@ -176,7 +171,8 @@ def _winograd_passes(layer: Conv2D, x: np.ndarray, dy: np.ndarray, need_dx: bool
         ("bias", "dY (ReLU mask), db"): each(lambda s: layer._dY(dy, s, s + 1)),
         ("transform", "tiles of X and of dY, for dW"): each(lambda s: (kernels.winograd_tiles_in(x[s], dw_bt, v),
                                                                       kernels.winograd_tiles_in(dY[s], dw_g, products))),
-        ("GEMM", "dW: Σ dY tiles · X tilesᵀ at the α² points"): each(dw_products),
+        ("GEMM", "dW: Σ dY tiles · X tilesᵀ at the α² points"): each(
+            lambda s: winograd.sum_products(products, v, sums, term, first=s == 0)),
         ("transform", "dW out of its tiles"): lambda: winograd.weights_out(sums, layer.dW),
     }
     if need_dx:

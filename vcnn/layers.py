@@ -513,8 +513,6 @@ class Conv2D(_KeptBuffers):
         dy = as_nchw(dy, "dy", dtype=self.W.dtype)
         if dy.shape != self.y.shape:
             raise ValueError(f"dy must have shape {self.y.shape}, got {dy.shape}")
-        W = self.W.reshape(self.c_out, -1)
-        dW = _WeightGradient(self, self.dW.reshape(self.c_out, -1))
         self.db[...] = 0
         dx = self._buffer("dx", x.shape) if need_dx else None
         if self.reads_fields:
@@ -523,6 +521,8 @@ class Conv2D(_KeptBuffers):
         if self.takes_winograd:
             self._backward_winograd(x, dy, dx)
             return dx
+        W = self.W.reshape(self.c_out, -1)
+        dW = _WeightGradient(self, self.dW.reshape(self.c_out, -1))
         for s, e in _blocks(self, x.shape[0]):
             dY = self._dY(dy, s, e)
             cols = _phi_block(self, x, s, e, self.k)

@@ -93,9 +93,9 @@ def _inverse(rows):
     return [row[n:] for row in work]
 
 
-def tiles(height: int, width: int, r: int, m: int = M) -> int:
+def tiles(height: int, width: int, r: int) -> int:
     """How many tiles cover the (H - r + 1) × (W - r + 1) outputs of an (H, W) image: ceil(Ho/m)·ceil(Wo/m)."""
-    return -(-(height - r + 1) // m) * -(-(width - r + 1) // m)
+    return -(-(height - r + 1) // M) * -(-(width - r + 1) // M)
 
 
 def transform_filters(w: np.ndarray, out: np.ndarray, turned: bool = False) -> np.ndarray:
@@ -174,9 +174,16 @@ def add_weight_terms(x: np.ndarray, dy: np.ndarray, v: np.ndarray, d: np.ndarray
     with _transform_threads():
         kernels.winograd_tiles_in(x, bt, v)
         kernels.winograd_tiles_in(dy, g, d)
+    sum_products(d, v, sums, term, first)
+
+
+def sum_products(d: np.ndarray, v: np.ndarray, sums: np.ndarray, term: np.ndarray, first: bool):
+    """sums (+)= the α² products d[p] · v[p]ᵀ, (C_out, tiles)·(tiles, C_in): into ``sums`` if ``first``,
+    else into ``term`` and added (numpy's product cannot add to its output). Unchecked: the step of
+    :func:`add_weight_terms` after the transforms."""
     np.matmul(d, v.transpose(0, 2, 1), out=sums if first else term)
     if not first:
-        sums += term
+        np.add(sums, term, out=sums)
 
 
 def weights_out(sums: np.ndarray, dw: np.ndarray):
